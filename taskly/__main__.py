@@ -1,0 +1,5 @@
+import sys
+
+from taskly.cli import main
+
+sys.exit(main())

@@ -1,0 +1,41 @@
+"""The signed-in user's account: changing the password."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from quart import Blueprint, flash, g, redirect, request, url_for
+from quart.typing import ResponseReturnValue
+from quart_rate_limiter import rate_limit
+
+from taskly.auth.model import check_user_password, password_error, update_user_password
+from taskly.db import connection
+from taskly.ratelimit import password_limits
+from taskly.web import login_required, render
+
+blueprint = Blueprint("account", __name__, url_prefix="/account")
+
+
+@blueprint.route("/password", methods=["GET", "POST"])
+@login_required
+@rate_limit(limits=password_limits(5, 20, timedelta(minutes=15)))
+async def change_password() -> ResponseReturnValue:
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        posted = await request.form
+        current = posted.get("current_password", "")
+        new = posted.get("new_password", "")
+        if problem := password_error(new):
+            errors["new_password"] = problem
+        async with connection() as conn:
+            if not current or not await check_user_password(conn, g.user.id, current):
+                errors["current_password"] = "That is not your current password."
+            elif current == new:
+                errors["new_password"] = "Choose a password different from the current one."
+            if not errors:
+                await update_user_password(conn, g.user.id, new, keep_token=g.session_token)
+        if not errors:
+            await flash("Password changed. Your other sessions have been logged out.", "success")
+            return redirect(url_for("tasks.dashboard"))
+    status = 422 if errors else 200
+    return await render("pages/change_password.html", errors=errors, status=status)

@@ -1,0 +1,123 @@
+"""Sign up, log in, log out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import available_timezones
+
+from quart import Blueprint, flash, g, redirect, request, session, url_for
+from quart.typing import ResponseReturnValue
+from quart_auth import AuthUser, login_user, logout_user
+from quart_rate_limiter import rate_limit
+
+from taskly.auth.model import (
+    authenticate_user,
+    delete_session,
+    insert_session,
+    insert_user,
+    password_error,
+)
+from taskly.db import connection, transaction
+from taskly.ratelimit import password_limits
+from taskly.web import render, safe_next
+
+blueprint = Blueprint("auth", __name__)
+NAME_MAX = 100
+EMAIL_MAX = 254
+_ZONES = frozenset(available_timezones())
+
+
+def signup_errors(form: dict[str, str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for field, label in (("first_name", "first name"), ("last_name", "last name")):
+        if not form[field]:
+            errors[field] = f"Enter your {label}."
+        elif len(form[field]) > NAME_MAX:
+            errors[field] = f"Use at most {NAME_MAX} characters."
+    email = form["email"]
+    local, _, domain = email.rpartition("@")
+    if not email:
+        errors["email"] = "Enter your email address."
+    elif len(email) > EMAIL_MAX or not local or "." not in domain or any(c.isspace() for c in email):
+        errors["email"] = "Enter an email address like name@example.com."
+    if problem := password_error(form["password"]):
+        errors["password"] = problem
+    return errors
+
+
+async def start_session(user_id: int) -> None:
+    """Issue a fresh session (never reuse one from before login) and a fresh CSRF seed."""
+    async with connection() as conn:
+        token = await insert_session(conn, user_id, request.headers.get("User-Agent", ""))
+    session.pop("anon", None)
+    login_user(AuthUser(token))
+
+
+@blueprint.route("/signup", methods=["GET", "POST"])
+@rate_limit(limits=password_limits(5, 20, timedelta(hours=1)))
+async def signup() -> ResponseReturnValue:
+    if g.user is not None:
+        return redirect(url_for("tasks.dashboard"))
+    form = {"first_name": "", "last_name": "", "email": "", "password": "", "time_zone": ""}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        posted = await request.form
+        form = {key: posted.get(key, "").strip() for key in form}
+        form["password"] = posted.get("password", "")  # spaces are part of a password
+        errors = signup_errors(form)
+        time_zone = form["time_zone"] if form["time_zone"] in _ZONES else "UTC"
+        if not errors:
+            async with transaction() as conn:
+                user = await insert_user(
+                    conn,
+                    email=form["email"],
+                    first_name=form["first_name"],
+                    last_name=form["last_name"],
+                    password=form["password"],
+                    time_zone=time_zone,
+                )
+            if user is None:
+                errors["email"] = "An account with this email already exists. Log in instead?"
+            else:
+                await start_session(user.id)
+                await flash(f"Welcome to Taskly, {user.first_name}!", "success")
+                return redirect(url_for("tasks.dashboard"))
+    form["password"] = ""  # never echo a password back
+    status = 422 if errors else 200
+    return await render("pages/signup.html", form=form, errors=errors, status=status)
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@rate_limit(limits=password_limits(10, 30, timedelta(minutes=15)))
+async def login() -> ResponseReturnValue:
+    next_url = request.args.get("next")
+    if g.user is not None:
+        return redirect(safe_next(next_url))
+    email = ""
+    error = None
+    if request.method == "POST":
+        posted = await request.form
+        email = posted.get("email", "").strip()
+        password = posted.get("password", "")
+        next_url = posted.get("next") or next_url
+        async with connection() as conn:
+            user = await authenticate_user(conn, email, password) if email and password else None
+        if user is not None:
+            await start_session(user.id)
+            return redirect(safe_next(next_url))
+        error = "That email and password do not match an account."
+    status = 422 if error else 200
+    return await render(
+        "pages/login.html", email=email, error=error, next_url=next_url or "", status=status
+    )
+
+
+@blueprint.route("/logout", methods=["POST"])
+async def logout() -> ResponseReturnValue:
+    if g.session_token is not None:
+        async with connection() as conn:
+            await delete_session(conn, g.session_token)
+    logout_user()
+    session.clear()
+    await flash("You have been logged out.", "info")
+    return redirect(url_for("auth.login"))
