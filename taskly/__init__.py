@@ -16,7 +16,10 @@ from taskly.settings import Settings
 def create_app(settings: Settings | None = None) -> Quart:
     settings = Settings.from_env() if settings is None else settings
     app = Quart(
-        __name__, template_folder=str(TEMPLATES), static_folder=str(STATIC), static_url_path="/static"
+        __name__,
+        template_folder=str(TEMPLATES),
+        static_folder=str(STATIC),
+        static_url_path="/static",
     )
     secure = settings.cookie_secure
     prefix = "__Host-" if secure else ""

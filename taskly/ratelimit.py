@@ -10,7 +10,9 @@ import random
 from datetime import datetime, timedelta
 
 from quart import g, request
-from quart_rate_limiter import RateLimit, RateLimiterStoreABC
+from quart_rate_limiter import RateLimit
+from quart_rate_limiter.store import RateLimiterStoreABC
+from werkzeug.exceptions import HTTPException
 
 from taskly.db import connection, queries
 from taskly.web import client_ip
@@ -43,7 +45,10 @@ async def by_account() -> str:
     """The account being tried: the logged-in user, else the email the form names."""
     if g.get("user") is not None:
         return f"user:{g.user.id}"
-    form = await request.form
+    try:
+        form = await request.form
+    except HTTPException:  # an unreadable body (e.g. too large) is limited by address
+        return f"ip:{client_ip()}"
     email = form.get("email", "").strip().lower()
     return f"email:{email}" if email else f"ip:{client_ip()}"
 

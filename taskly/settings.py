@@ -17,6 +17,7 @@ ENVIRONMENTS = ("development", "test", "production")
 # The secret used when none is configured outside production. Production refuses it.
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - a known, refused default
 MIN_SECRET_LENGTH = 32
+DEFAULT_DATA_DIR = Path("~/.local/share/taskly").expanduser()
 
 
 class SettingsError(ValueError):
@@ -27,7 +28,7 @@ class SettingsError(ValueError):
 class Settings:
     env: str = "development"
     database_url: str | None = None
-    data_dir: Path = Path("~/.local/share/taskly").expanduser()
+    data_dir: Path = DEFAULT_DATA_DIR
     secret_key: str = DEV_SECRET_KEY
     base_url: str = "http://127.0.0.1:8000"
     debug: bool = False
@@ -58,7 +59,9 @@ class Settings:
         env = os.environ if environ is None else environ
         name = env.get("TASKLY_ENV", "development").strip().lower()
         if name not in ENVIRONMENTS:
-            raise SettingsError(f"TASKLY_ENV must be one of {', '.join(ENVIRONMENTS)}, not {name!r}")
+            raise SettingsError(
+                f"TASKLY_ENV must be one of {', '.join(ENVIRONMENTS)}, not {name!r}"
+            )
         production = name == "production"
         defaults = cls()
         data_root = env.get("XDG_DATA_HOME")
@@ -97,17 +100,24 @@ class Settings:
         if not 1 <= self.db_pool_min <= self.db_pool_max:
             raise SettingsError("DB_POOL_MIN must be at least 1 and at most DB_POOL_MAX")
         if self.session_idle_timeout <= 0 or self.session_absolute_timeout <= 0:
-            raise SettingsError("SESSION_IDLE_TIMEOUT and SESSION_ABSOLUTE_TIMEOUT must be positive")
+            raise SettingsError(
+                "SESSION_IDLE_TIMEOUT and SESSION_ABSOLUTE_TIMEOUT must be positive"
+            )
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SettingsError("BASE_URL must be an absolute http(s) URL, e.g. https://tasks.example")
+            raise SettingsError(
+                "BASE_URL must be an absolute http(s) URL, e.g. https://tasks.example"
+            )
         if not self.production:
             return
         if not self.secret_key:
-            raise SettingsError("SECRET_KEY is required in production (e.g. `openssl rand -hex 32`)")
+            raise SettingsError(
+                "SECRET_KEY is required in production (e.g. `openssl rand -hex 32`)"
+            )
         if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_SECRET_LENGTH:
             raise SettingsError(
-                f"SECRET_KEY is unsafe: use a random value of at least {MIN_SECRET_LENGTH} characters"
+                "SECRET_KEY is unsafe: use a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters"
             )
         if self.debug:
             raise SettingsError("TASKLY_DEBUG must be off in production")

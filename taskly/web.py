@@ -16,6 +16,7 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import asyncpg
 from quart import Quart, current_app, g, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import current_user, logout_user
@@ -23,7 +24,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from taskly.auth.model import select_session_user, touch_session
-from taskly.db import connection
+from taskly.db import DatabaseUnavailable, connection
 from taskly.settings import Settings
 
 log = logging.getLogger("taskly.request")
@@ -215,10 +216,19 @@ DEFAULT_MESSAGES = {
     413: "That request was too large. Shorten it and try again.",
     429: "Too many attempts in a short time. Wait a little and try again.",
     500: "An unexpected error happened on our side. It has been logged; please try again.",
+    503: "The database is not answering right now. Please try again in a moment.",
 }
+# A hung or unreachable database: the pool's acquire/command timeouts end the request quickly.
+DATABASE_DOWN = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    DatabaseUnavailable,
+    TimeoutError,
+    OSError,
+)
 
 
-async def _render_error(code: int, message: str) -> ResponseReturnValue:
+async def _render_error(code: int, message: str) -> tuple[str, int, dict[str, str]]:
     title = ERROR_TITLES.get(code, "Error")
     context = {"code": code, "title": title, "message": message}
     headers = {"Vary": "HX-Request"}
@@ -233,7 +243,7 @@ async def _handle_http_error(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
     described = error.description != type(error).description
     message = error.description if described else DEFAULT_MESSAGES.get(code, error.description)
-    body, status, headers = await _render_error(code, message or "")  # type: ignore[misc]
+    body, status, headers = await _render_error(code, message or "")
     for name, value in error.get_headers():
         if name.lower() == "retry-after":
             headers[name] = value
@@ -241,6 +251,10 @@ async def _handle_http_error(error: HTTPException) -> ResponseReturnValue:
 
 
 async def _handle_unexpected(error: Exception) -> ResponseReturnValue:
+    original = getattr(error, "original_exception", None) or error
+    if isinstance(original, DATABASE_DOWN):
+        log.error("database unavailable: %r", original, extra={"request_id": g.get("request_id")})
+        return await _render_error(503, DEFAULT_MESSAGES[503])
     log.exception("unhandled error", extra={"request_id": g.get("request_id", "-")})
     return await _render_error(500, DEFAULT_MESSAGES[500])
 

@@ -20,7 +20,6 @@ from taskly.migrations import migrate
 from taskly.settings import Settings
 
 
-
 class PostgresServer:
     """The session's PostgreSQL server: make databases on it."""
 

@@ -29,9 +29,9 @@ async def change_password() -> ResponseReturnValue:
             errors["new_password"] = problem
         async with connection() as conn:
             if not current or not await check_user_password(conn, g.user.id, current):
-                errors["current_password"] = "That is not your current password."
+                errors["current_password"] = "That is not your current password."  # noqa: S105
             elif current == new:
-                errors["new_password"] = "Choose a password different from the current one."
+                errors["new_password"] = "Choose a password different from the current one."  # noqa: S105
             if not errors:
                 await update_user_password(conn, g.user.id, new, keep_token=g.session_token)
         if not errors:

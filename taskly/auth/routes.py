@@ -38,7 +38,9 @@ def signup_errors(form: dict[str, str]) -> dict[str, str]:
     local, _, domain = email.rpartition("@")
     if not email:
         errors["email"] = "Enter your email address."
-    elif len(email) > EMAIL_MAX or not local or "." not in domain or any(c.isspace() for c in email):
+    elif (
+        len(email) > EMAIL_MAX or not local or "." not in domain or any(c.isspace() for c in email)
+    ):
         errors["email"] = "Enter an email address like name@example.com."
     if problem := password_error(form["password"]):
         errors["password"] = problem

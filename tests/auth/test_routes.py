@@ -33,8 +33,12 @@ async def test_signup_lands_on_dashboard_with_a_session(client, db):
 
 async def test_signup_form_is_labelled(client):
     html = await (await client.get("/signup")).get_data(as_text=True)
-    for label, name in (("First name", "first_name"), ("Last name", "last_name"),
-                        ("Email", "email"), ("Password", "password")):
+    for label, name in (
+        ("First name", "first_name"),
+        ("Last name", "last_name"),
+        ("Email", "email"),
+        ("Password", "password"),
+    ):
         assert f'<label for="{name}">{label}</label>' in html
     assert ">Sign up</button>" in html
 
@@ -105,9 +109,12 @@ async def test_login_is_case_insensitive_and_issues_a_fresh_session(client, app,
 async def test_login_errors_keep_the_email_and_say_nothing_specific(client, app):
     await sign_up(client)
     other = app.test_client()
-    for email, password in (("ada@example.com", "wrong password"),
-                            ("nobody@example.com", PASSWORD), ("", ""),
-                            ("ada@example.com", "")):
+    for email, password in (
+        ("ada@example.com", "wrong password"),
+        ("nobody@example.com", PASSWORD),
+        ("", ""),
+        ("ada@example.com", ""),
+    ):
         response = await log_in(other, email, password)
         html = await response.get_data(as_text=True)
         assert response.status_code == 422
@@ -118,8 +125,11 @@ async def test_login_errors_keep_the_email_and_say_nothing_specific(client, app)
 
 async def test_login_redirects_to_a_local_next_only(client, app):
     await sign_up(client)
-    for next_url, expected in (("/account/password", "/account/password"),
-                               ("//evil.example/", "/"), ("https://evil.example/", "/")):
+    for next_url, expected in (
+        ("/account/password", "/account/password"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+    ):
         other = app.test_client()
         response = await post_form(
             other, "/login", {"email": "ada@example.com", "password": PASSWORD, "next": next_url}

@@ -1,0 +1,113 @@
+"""Rate limits on the password endpoints: per account and per client address, and the client
+address is never taken from a header the client controls unless a trusted proxy sets it."""
+
+from __future__ import annotations
+
+from tests.helpers import PASSWORD, page_token, sign_up
+
+ATTACKER = {"client": ("198.51.100.7", 40000)}
+
+
+async def attempt(client, email: str, headers=None, scope=ATTACKER):
+    token = await page_token(client, "/login")
+    return await client.post(
+        "/login",
+        form={"csrf_token": token, "email": email, "password": "wrong password"},
+        headers=headers or {},
+        scope_base=scope,
+    )
+
+
+async def test_login_per_account_limit_trips_with_a_readable_page(client, app):
+    await sign_up(client)
+    attacker = app.test_client()
+    statuses = []
+    for i in range(11):
+        # A new address every time: the per-account limit still holds.
+        scope = {"client": (f"198.51.100.{i + 1}", 40000)}
+        statuses.append((await attempt(attacker, "ADA@example.com", scope=scope)).status_code)
+    assert statuses[:10] == [422] * 10
+    assert statuses[10] == 429
+    blocked = await attempt(attacker, "ada@example.com", scope={"client": ("192.0.2.1", 1)})
+    html = await blocked.get_data(as_text=True)
+    assert blocked.status_code == 429
+    assert "Too many attempts" in html
+    assert int(blocked.headers["Retry-After"]) > 0
+    # Even the right password waits: the limit is on attempts, not on failures.
+    fresh = app.test_client()
+    token = await page_token(fresh, "/login")
+    right = await fresh.post(
+        "/login",
+        form={"csrf_token": token, "email": "ada@example.com", "password": PASSWORD},
+        scope_base={"client": ("192.0.2.9", 1)},
+    )
+    assert right.status_code == 429
+
+
+async def test_rotating_x_forwarded_for_does_not_bypass_the_address_limit(client):
+    statuses = []
+    for i in range(31):
+        headers = {"X-Forwarded-For": f"10.0.{i}.1", "Fly-Client-IP": f"10.1.{i}.1"}
+        response = await attempt(client, f"user{i}@example.com", headers=headers)
+        statuses.append(response.status_code)
+    assert statuses[:30] == [422] * 30
+    assert statuses[30] == 429
+
+
+async def test_trusted_proxy_header_separates_clients(make_app):
+    app = await make_app(trusted_proxy_header="Fly-Client-IP")
+    client = app.test_client()
+    for i in range(31):
+        # One proxy address, many real clients: each is its own bucket.
+        headers = {"Fly-Client-IP": f"203.0.113.{i}"}
+        response = await attempt(client, f"user{i}@example.com", headers=headers)
+        assert response.status_code == 422
+    same = [
+        (
+            await attempt(client, f"x{i}@example.com", headers={"Fly-Client-IP": "203.0.113.200"})
+        ).status_code
+        for i in range(31)
+    ]
+    assert same[-1] == 429
+
+
+async def test_showing_the_form_is_not_limited(client):
+    for _ in range(40):
+        assert (await client.get("/login", scope_base=ATTACKER)).status_code == 200
+
+
+async def test_signup_is_limited_per_address(client):
+    statuses = []
+    for i in range(21):
+        token = await page_token(client, "/signup")
+        response = await client.post(
+            "/signup",
+            form={
+                "csrf_token": token,
+                "first_name": "A",
+                "last_name": "B",
+                "email": f"s{i}@example.com",
+                "password": "short",
+            },
+            scope_base=ATTACKER,
+        )
+        statuses.append(response.status_code)
+    assert statuses[:20] == [422] * 20
+    assert statuses[20] == 429
+
+
+async def test_change_password_is_limited_per_account(client):
+    await sign_up(client)
+    statuses = []
+    for _ in range(6):
+        token = await page_token(client, "/account/password")
+        response = await client.post(
+            "/account/password",
+            form={
+                "csrf_token": token,
+                "current_password": "wrong one!",
+                "new_password": "whatever123",
+            },
+        )
+        statuses.append(response.status_code)
+    assert statuses == [422] * 5 + [429]
