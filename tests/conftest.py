@@ -30,6 +30,10 @@ class PostgresServer:
         uri: str = self.server.get_uri(database)
         return uri
 
+    def create_database_sync(self, name: str) -> str:
+        self.server.psql(f'CREATE DATABASE "{name}";')
+        return self.dsn(name)
+
     async def create_database(self, name: str | None = None) -> str:
         name = name or f"t_{secrets.token_hex(6)}"
         conn = await asyncpg.connect(self.dsn("postgres"))
