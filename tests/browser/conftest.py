@@ -38,7 +38,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server(
+    postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     dsn = postgres.create_database_sync("taskly_browser")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -52,7 +54,9 @@ def live_server(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFacto
     log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "taskly", "serve", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
     while True:
@@ -93,9 +97,11 @@ def page(browser: Browser, live_server: str) -> Iterator[Page]:
     # Status lines for 4xx responses ("Failed to load resource") are expected: forms answer 422.
     page.on(
         "console",
-        lambda msg: errors.append(msg.text)
-        if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-        else None,
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     yield page
     context.close()
