@@ -6,8 +6,8 @@ from quart import Quart
 from quart_auth import QuartAuth
 from quart_rate_limiter import RateLimiter
 
-from taskly import web
-from taskly.db import POOL_KEY, DatabaseUnavailable, create_pool
+from taskly import templating, web
+from taskly.db import POOL_KEY, DatabaseUnavailable, create_pool, release_connection
 from taskly.migrations import MigrationError, pending_migrations
 from taskly.resources import STATIC, TEMPLATES
 from taskly.settings import Settings
@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.jinja_env.autoescape = True
     QuartAuth(app)
     web.init_app(app)
+    templating.init_app(app)
+    app.teardown_request(release_connection)
     # Registered after web.init_app, so limits keyed by account see the loaded user.
     from taskly.ratelimit import PostgresStore
 

@@ -93,6 +93,9 @@ def csrf_exempt(view: F) -> F:
 def csrf_token() -> str:
     """A token bound to this browser session: the login session if there is one, else an
     anonymous id in the signed session cookie (so login and signup are protected too)."""
+    cached: str | None = g.get("csrf_token")
+    if cached is not None:
+        return cached
     seed = g.get("session_token")
     if seed is None:
         seed = session.get("anon")
@@ -100,7 +103,9 @@ def csrf_token() -> str:
             seed = session["anon"] = secrets.token_urlsafe(16)
     key = current_app.secret_key
     assert isinstance(key, str)
-    return hmac.new(key.encode(), f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+    token = hmac.new(key.encode(), f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+    g.csrf_token = token
+    return token
 
 
 def safe_next(target: str | None) -> str:

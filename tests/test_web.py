@@ -69,11 +69,11 @@ async def test_htmx_history_cache_is_disabled(client):
 
 
 async def test_not_found_page_and_fragment(client):
-    page = await client.get("/tasks/999999")
+    page = await client.get("/no/such/page")
     html = await page.get_data(as_text=True)
     assert page.status_code == 404
     assert "Page not found" in html and "<html" in html
-    fragment = await client.get("/tasks/999999", headers={"HX-Request": "true"})
+    fragment = await client.get("/no/such/page", headers={"HX-Request": "true"})
     body = await fragment.get_data(as_text=True)
     assert fragment.status_code == 404
     assert "<html" not in body and 'class="toast toast--error"' in body

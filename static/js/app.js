@@ -22,3 +22,35 @@
     if (event.persisted) { window.location.reload(); }
   });
 })();
+
+// Toasts leave by themselves (an Undo toast after 10 s), but never while pointed at or focused.
+(function () {
+  "use strict";
+  function schedule(toast) {
+    if (toast.dataset.timer) { return; }
+    toast.dataset.timer = "1";
+    var wait = toast.hasAttribute("data-undo") ? 10000 : 6000;
+    (function check() {
+      window.setTimeout(function () {
+        if (toast.matches(":hover, :focus-within")) { check(); } else { toast.remove(); }
+      }, wait);
+    })();
+  }
+  function scan() { document.querySelectorAll("#toasts .toast").forEach(schedule); }
+  document.addEventListener("DOMContentLoaded", scan);
+  document.addEventListener("htmx:afterSettle", scan);
+
+  // A request that never reached the server: say so where the user is looking.
+  document.addEventListener("htmx:sendError", function () {
+    var region = document.getElementById("toasts");
+    if (!region) { return; }
+    var toast = document.createElement("div");
+    toast.className = "toast toast--error";
+    toast.setAttribute("role", "alert");
+    var text = document.createElement("p");
+    text.textContent = "Could not reach Taskly. Check your connection and try again.";
+    toast.appendChild(text);
+    region.appendChild(toast);
+    schedule(toast);
+  });
+})();

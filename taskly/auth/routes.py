@@ -52,6 +52,7 @@ async def start_session(user_id: int) -> None:
     async with connection() as conn:
         token = await insert_session(conn, user_id, request.headers.get("User-Agent", ""))
     session.pop("anon", None)
+    g.pop("csrf_token", None)
     login_user(AuthUser(token))
 
 

@@ -1,16 +1,266 @@
-"""The dashboard."""
+"""The board: the dashboard page and every task action, each answering with the full page
+(after a redirect) for a plain form post, or only what changed for an htmx request."""
 
 from __future__ import annotations
 
-from quart import Blueprint
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from quart import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 
-from taskly.web import login_required, render
+from taskly.db import connection, transaction
+from taskly.tasks.model import (
+    FILTERS,
+    PRIORITIES,
+    STATUS_LABELS,
+    STATUSES,
+    Stats,
+    Task,
+    TaskInput,
+    Undo,
+    clean_task_form,
+    delete_task,
+    insert_task,
+    move_task,
+    parse_quick_add,
+    restore_task,
+    select_board,
+    select_bucket,
+    select_stats,
+    select_task,
+    update_task,
+    update_task_status,
+)
+from taskly.web import is_htmx, login_required, render
 
 blueprint = Blueprint("tasks", __name__)
+TOAST_TITLE = 60
+
+
+def _context(**extra: Any) -> dict[str, Any]:
+    return {
+        "now": datetime.now(UTC),
+        "status_labels": STATUS_LABELS,
+        "statuses": STATUSES,
+        "priorities": PRIORITIES,
+        **extra,
+    }
+
+
+def _short(title: str) -> str:
+    return title if len(title) <= TOAST_TITLE else title[: TOAST_TITLE - 1] + "…"
+
+
+def _search_args() -> tuple[str, str]:
+    search = request.args.get("q", "").strip()[:200]
+    filter = request.args.get("filter", "")
+    return search, filter if filter in FILTERS else ""
+
+
+async def _fragment(
+    template: str, stats: Stats | None = None, toast: dict[str, Any] | None = None, **context: Any
+) -> str:
+    """The changed part plus, out of band, the counts, the stats strip and a toast."""
+    return await render_template(
+        "partials/_response.html",
+        main=template,
+        stats=stats,
+        toast=toast,
+        **_context(**context),
+    )
+
+
+async def _dashboard(new_task: TaskInput | None = None, status: int = 200) -> ResponseReturnValue:
+    search, filter = _search_args()
+    async with connection() as conn:
+        board = await select_board(conn, g.user.id, g.user.time_zone, search, filter)
+        stats = await select_stats(conn, g.user.id, g.user.time_zone)
+    context = _context(
+        board=board, stats=stats, search=search, filter=filter, new_task=new_task or TaskInput()
+    )
+    if is_htmx() and request.headers.get("HX-Target") == "board":
+        return await render("pages/dashboard.html", partial="partials/_board.html", **context)
+    return await render("pages/dashboard.html", status=status, **context)
 
 
 @blueprint.route("/")
 @login_required
 async def dashboard() -> ResponseReturnValue:
-    return await render("pages/dashboard.html")
+    return await _dashboard()
+
+
+@blueprint.route("/tasks", methods=["POST"])
+@login_required
+async def create() -> ResponseReturnValue:
+    form = await request.form
+    data = parse_quick_add(form.get("title", ""), g.user.time_zone)
+    if data.errors:
+        data.title = form.get("title", "")  # keep exactly what was typed
+        if not is_htmx():
+            return await _dashboard(new_task=data, status=422)
+        body = await render_template("partials/_new_task_form.html", new_task=data)
+        headers = {"HX-Retarget": "#new-task-form", "HX-Reswap": "outerHTML", "Vary": "HX-Request"}
+        return body, 422, headers
+    async with transaction() as conn:
+        task = await insert_task(conn, g.user.id, data)
+        stats = await select_stats(conn, g.user.id, g.user.time_zone)
+    if not is_htmx():
+        return redirect(url_for("tasks.dashboard"))
+    toast = {"message": f"Added “{_short(task.title)}”."}
+    return await _fragment("partials/_task_card.html", stats=stats, toast=toast, task=task)
+
+
+async def _owned(task_id: int) -> Task:
+    async with connection() as conn:
+        task = await select_task(conn, task_id, g.user.id)
+    if task is None:
+        abort(404)
+    return task
+
+
+@blueprint.route("/tasks/<int:task_id>")
+@login_required
+async def show(task_id: int) -> ResponseReturnValue:
+    task = await _owned(task_id)
+    return await render(
+        "pages/task.html", partial="partials/_task_card.html", **_context(task=task)
+    )
+
+
+@blueprint.route("/tasks/<int:task_id>/edit")
+@login_required
+async def edit(task_id: int) -> ResponseReturnValue:
+    task = await _owned(task_id)
+    return await render(
+        "pages/task_edit.html",
+        partial="partials/_task_form.html",
+        **_context(task=task, form=None, errors={}, conflict=None),
+    )
+
+
+@blueprint.route("/tasks/<int:task_id>", methods=["POST"])
+@login_required
+async def update(task_id: int) -> ResponseReturnValue:
+    form = await request.form
+    data = clean_task_form(form, g.user.time_zone)
+    try:
+        version = int(form.get("version", ""))
+    except ValueError:
+        abort(400, "The form is missing its version. Reload the page and try again.")
+    current = await _owned(task_id)
+    status = 200
+    conflict = None
+    if not data.errors:
+        async with transaction() as conn:
+            task = await update_task(conn, task_id, g.user.id, version, data)
+            stats = await select_stats(conn, g.user.id, g.user.time_zone)
+        if task is not None:
+            if not is_htmx():
+                await flash(f"Saved “{_short(task.title)}”.", "success")
+                return redirect(url_for("tasks.dashboard", _anchor=f"task-{task.id}"))
+            return await _fragment("partials/_task_card.html", stats=stats, task=task)
+        current = await _owned(task_id)  # it changed meanwhile (or was deleted: 404)
+        conflict = current
+        status = 409
+    else:
+        status = 422
+    context = _context(task=current, form=data, errors=data.errors, conflict=conflict)
+    return await render(
+        "pages/task_edit.html", partial="partials/_task_form.html", status=status, **context
+    )
+
+
+def _undo_toast(message: str, undo: Undo) -> dict[str, Any]:
+    return {"message": message, "undo": {"task_id": undo.task_id, "fields": undo.fields()}}
+
+
+async def _flash_undo(message: str, undo: Undo) -> None:
+    """Without JavaScript the Undo toast travels through the flash (a redirect)."""
+    payload = {"message": message, "task_id": undo.task_id, "fields": undo.fields()}
+    await flash(json.dumps(payload), "undo")
+
+
+@blueprint.route("/tasks/<int:task_id>/status", methods=["POST"])
+@login_required
+async def change_status(task_id: int) -> ResponseReturnValue:
+    status = (await request.form).get("status", "")
+    if status not in STATUSES:
+        abort(400, "Choose To do, In progress or Done.")
+    async with transaction() as conn:
+        moved = await update_task_status(conn, task_id, g.user.id, status)
+        stats = await select_stats(conn, g.user.id, g.user.time_zone)
+    if moved is None:
+        task = await _owned(task_id)  # 404 if not yours; else it was already there
+        if not is_htmx():
+            return redirect(url_for("tasks.dashboard"))
+        return await _fragment("partials/_task_card.html", stats=stats, task=task)
+    task, undo = moved
+    message = f"Moved “{_short(task.title)}” to {STATUS_LABELS[status]}."
+    if not is_htmx():
+        await _flash_undo(message, undo)
+        return redirect(url_for("tasks.dashboard"))
+    body = await _fragment(
+        "partials/_moved_card.html", stats=stats, toast=_undo_toast(message, undo), task=task
+    )
+    return body, 200, {"HX-Reswap": "delete", "Vary": "HX-Request"}
+
+
+@blueprint.route("/tasks/<int:task_id>/delete", methods=["POST"])
+@login_required
+async def delete(task_id: int) -> ResponseReturnValue:
+    async with transaction() as conn:
+        deleted = await delete_task(conn, task_id, g.user.id)
+        stats = await select_stats(conn, g.user.id, g.user.time_zone)
+    if deleted is None:
+        abort(404)
+    task, undo = deleted
+    message = f"Deleted “{_short(task.title)}”."
+    if not is_htmx():
+        await _flash_undo(message, undo)
+        return redirect(url_for("tasks.dashboard"))
+    body = await _fragment("partials/_nothing.html", stats=stats, toast=_undo_toast(message, undo))
+    return body, 200, {"HX-Reswap": "delete", "Vary": "HX-Request"}
+
+
+@blueprint.route("/tasks/<int:task_id>/restore", methods=["POST"])
+@login_required
+async def restore(task_id: int) -> ResponseReturnValue:
+    undo = Undo.from_form(task_id, await request.form)
+    if undo is None:
+        abort(400, "That undo is not valid any more.")
+    async with transaction() as conn:
+        task = await restore_task(conn, g.user.id, undo)
+        if task is None:
+            abort(404)
+        # Undo may move a card between buckets and into the middle of one: send all three.
+        board = await select_board(conn, g.user.id, g.user.time_zone)
+        stats = await select_stats(conn, g.user.id, g.user.time_zone)
+    message = f"Restored “{_short(task.title)}”."
+    if not is_htmx():
+        await flash(message, "success")
+        return redirect(url_for("tasks.dashboard", _anchor=f"task-{task.id}"))
+    return await _fragment(
+        "partials/_restored.html", stats=stats, board=board, message=message, task=task
+    )
+
+
+@blueprint.route("/tasks/<int:task_id>/move", methods=["POST"])
+@login_required
+async def move(task_id: int) -> ResponseReturnValue:
+    direction = (await request.form).get("direction", "")
+    if direction not in ("up", "down"):
+        abort(400, "Move up or down.")
+    async with transaction() as conn:
+        status = await move_task(conn, task_id, g.user.id, direction)
+        if status is None:
+            abort(404)
+        bucket = await select_bucket(conn, g.user.id, status)
+    if not is_htmx():
+        return redirect(url_for("tasks.dashboard", _anchor=f"task-{task_id}"))
+    body = await render_template(
+        "partials/_bucket_list.html", **_context(status=status, tasks=bucket)
+    )
+    headers = {"HX-Retarget": f"#list-{status}", "HX-Reswap": "outerHTML", "Vary": "HX-Request"}
+    return body, 200, headers

@@ -43,7 +43,7 @@ def sign_up(page: Page, email: str) -> None:
 def test_signup_logout_back_login_change_password(page: Page, live_server: str):
     email = unique_email()
     sign_up(page, email)
-    expect(page.get_by_role("heading", name="Hello, Grace")).to_be_visible()
+    expect(page.get_by_label("New task")).to_be_visible()
     expect(page.get_by_text("Welcome to Taskly, Grace!")).to_be_visible()
     screenshot(page, "dashboard-after-signup")
 
@@ -55,16 +55,16 @@ def test_signup_logout_back_login_change_password(page: Page, live_server: str):
     # The seed requirement: Back after logout shows no private page.
     page.go_back()
     expect(page).to_have_url("/login?next=/")
-    expect(page.get_by_role("heading", name="Hello, Grace")).to_have_count(0)
+    expect(page.get_by_label("New task")).to_have_count(0)
     page.go_back()
-    expect(page.get_by_role("heading", name="Hello, Grace")).to_have_count(0)
+    expect(page.get_by_label("New task")).to_have_count(0)
 
     page.goto("/login")
     expect(page.get_by_label("Email")).to_be_focused()
     page.keyboard.type(email.upper())  # emails are case-insensitive
     type_into(page, "Password", PASSWORD)
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Hello, Grace")).to_be_visible()
+    expect(page.get_by_label("New task")).to_be_visible()
 
     page.get_by_role("link", name="Change password").focus()
     page.keyboard.press("Enter")

@@ -1,0 +1,121 @@
+-- name: select-board(user_id, search, filter, now, day_start, day_end, done_limit)
+-- Every live task of the board in one query: open tasks all, done tasks the most recent few.
+SELECT *
+  FROM (
+    SELECT t.*,
+           row_number() OVER (PARTITION BY status ORDER BY completed_at DESC NULLS LAST) AS done_rank
+      FROM tasks t
+     WHERE t.user_id = :user_id
+       AND t.deleted_at IS NULL
+       AND (:search = '' OR t.title ILIKE '%' || :search || '%' ESCAPE '\'
+                         OR t.notes ILIKE '%' || :search || '%' ESCAPE '\')
+       AND (:filter = ''
+            OR (:filter = 'overdue' AND t.status <> 'done' AND t.due_at < :now)
+            OR (:filter = 'today' AND t.due_at >= :day_start AND t.due_at < :day_end))
+  ) board
+ WHERE status <> 'done' OR done_rank <= :done_limit
+ ORDER BY status, position, id;
+
+-- name: select-stats(user_id, now, week_start)^
+-- The stats strip and the bucket totals, over all live tasks.
+SELECT count(*) FILTER (WHERE status = 'todo')                        AS todo,
+       count(*) FILTER (WHERE status = 'doing')                       AS doing,
+       count(*) FILTER (WHERE status = 'done')                        AS done,
+       count(*) FILTER (WHERE status <> 'done' AND due_at < :now)     AS overdue,
+       count(*) FILTER (WHERE completed_at >= :week_start)            AS done_this_week,
+       percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY extract(epoch FROM completed_at - created_at)
+       ) FILTER (WHERE status = 'done')                               AS median_seconds_to_done
+  FROM tasks
+ WHERE user_id = :user_id AND deleted_at IS NULL;
+
+-- name: select-task(id, user_id)^
+SELECT * FROM tasks WHERE id = :id AND user_id = :user_id AND deleted_at IS NULL;
+
+-- name: select-task-any(id, user_id)^
+-- Including a deleted one: Undo needs it.
+SELECT * FROM tasks WHERE id = :id AND user_id = :user_id;
+
+-- name: select-bucket(user_id, status)
+SELECT * FROM tasks
+ WHERE user_id = :user_id AND status = :status AND deleted_at IS NULL
+ ORDER BY position, id;
+
+-- name: insert-task(user_id, title, notes, priority, due_at, due_all_day)^
+-- New tasks go on top of To do.
+INSERT INTO tasks (user_id, title, notes, priority, due_at, due_all_day, position)
+VALUES (:user_id, :title, :notes, :priority, :due_at, :due_all_day,
+        coalesce((SELECT min(position) FROM tasks
+                   WHERE user_id = :user_id AND status = 'todo' AND deleted_at IS NULL), 0) - 1)
+RETURNING *;
+
+-- name: update-task(id, user_id, version, title, notes, priority, due_at, due_all_day)^
+-- Only if nobody changed it since the form was shown (version); else no row.
+UPDATE tasks
+   SET title = :title, notes = :notes, priority = :priority, due_at = :due_at,
+       due_all_day = :due_all_day, version = version + 1, updated_at = now()
+ WHERE id = :id AND user_id = :user_id AND version = :version AND deleted_at IS NULL
+RETURNING *;
+
+-- name: update-task-status(id, user_id, status)^
+-- Moves the task on top of its new bucket; completed is set entering Done, cleared leaving it.
+-- Returns the state before the move too (old_*), for Undo. No row if already in that status.
+WITH old AS (
+    SELECT id, status, position, completed_at FROM tasks
+     WHERE id = :id AND user_id = :user_id AND deleted_at IS NULL
+       FOR UPDATE
+)
+UPDATE tasks t
+   SET status = :status,
+       position = coalesce((SELECT min(o.position) FROM tasks o
+                             WHERE o.user_id = :user_id AND o.status = :status
+                               AND o.deleted_at IS NULL), 0) - 1,
+       completed_at = CASE WHEN :status = 'done' THEN now() END,
+       version = t.version + 1, updated_at = now()
+  FROM old
+ WHERE t.id = old.id AND old.status <> :status
+RETURNING t.*, old.status AS old_status, old.position AS old_position,
+          old.completed_at AS old_completed_at;
+
+-- name: delete-task(id, user_id)^
+UPDATE tasks SET deleted_at = now(), version = version + 1
+ WHERE id = :id AND user_id = :user_id AND deleted_at IS NULL
+RETURNING *;
+
+-- name: restore-task(id, user_id, status, position, completed_at)^
+-- Undo: back to exactly the state recorded before the action.
+UPDATE tasks
+   SET deleted_at = NULL, status = :status, position = :position,
+       completed_at = :completed_at, version = version + 1, updated_at = now()
+ WHERE id = :id AND user_id = :user_id
+RETURNING *;
+
+-- name: swap-task-position(id, user_id, direction)^
+-- Swap places with the neighbour above ('up') or below ('down') in the same bucket.
+WITH me AS (
+    SELECT id, status, position FROM tasks
+     WHERE id = :id AND user_id = :user_id AND deleted_at IS NULL
+), neighbour AS (
+    SELECT t.id, t.position FROM tasks t, me
+     WHERE t.user_id = :user_id AND t.status = me.status AND t.deleted_at IS NULL
+       AND t.id <> me.id
+       AND CASE WHEN :direction = 'up'
+                THEN (t.position, t.id) < (me.position, me.id)
+                ELSE (t.position, t.id) > (me.position, me.id) END
+     ORDER BY CASE WHEN :direction = 'up' THEN -t.position ELSE t.position END,
+              CASE WHEN :direction = 'up' THEN -t.id ELSE t.id END
+     LIMIT 1
+), swapped AS (
+    UPDATE tasks t
+       SET position = CASE WHEN t.id = me.id THEN neighbour.position ELSE me.position END,
+           version = t.version + 1, updated_at = now()
+      FROM me, neighbour
+     WHERE t.id IN (me.id, neighbour.id)
+    RETURNING t.id
+)
+SELECT me.status, (SELECT count(*) FROM swapped) AS moved FROM me;
+
+-- name: purge-deleted-tasks(user_id)!
+-- Deleted tasks stay restorable for a day, then go for good.
+DELETE FROM tasks
+ WHERE user_id = :user_id AND deleted_at < now() - interval '1 day';

@@ -1,0 +1,187 @@
+// Taskly's keyboard layer for the board. Plain JavaScript, CSP-clean: no eval, no inline code.
+// Every action presses the same button or link a mouse user would, so the server sees one
+// request either way; this file only decides keys and where focus lands afterwards.
+(function () {
+  "use strict";
+
+  var STATUSES = ["todo", "doing", "done"];
+  var pending = null; // {id, fallback}: what to focus once the current htmx swap has settled
+
+  function $(selector, root) { return (root || document).querySelector(selector); }
+  function all(selector, root) {
+    return Array.prototype.slice.call((root || document).querySelectorAll(selector));
+  }
+  function typing(el) {
+    if (!el || !el.tagName) { return false; }
+    return el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName);
+  }
+  function currentCard() {
+    var active = document.activeElement;
+    return active && active.closest ? active.closest(".task-card") : null;
+  }
+  function bucketOf(card) { return card.closest(".bucket"); }
+  function cardsIn(bucket) { return all(".task-card", bucket); }
+  function focusCard(card) {
+    if (!card) { return false; }
+    card.focus();
+    card.scrollIntoView({ block: "nearest" });
+    return true;
+  }
+  function neighbour(card) {
+    var list = cardsIn(bucketOf(card));
+    var i = list.indexOf(card);
+    return list[i + 1] || list[i - 1] || null;
+  }
+  function press(el) {
+    if (el && !el.disabled) { el.click(); return true; }
+    return false;
+  }
+
+  function step(delta) {
+    var card = currentCard();
+    if (!card) { focusCard($(".task-card")); return; }
+    var list = cardsIn(bucketOf(card));
+    var next = list[list.indexOf(card) + delta];
+    if (next) { focusCard(next); }
+  }
+
+  function stepBucket(delta) {
+    var buckets = all(".bucket");
+    var card = currentCard();
+    var from = card ? buckets.indexOf(bucketOf(card)) : (delta > 0 ? -1 : buckets.length);
+    var index = card ? cardsIn(bucketOf(card)).indexOf(card) : 0;
+    for (var b = from + delta; b >= 0 && b < buckets.length; b += delta) {
+      var list = cardsIn(buckets[b]);
+      if (list.length) { focusCard(list[Math.min(index, list.length - 1)]); return; }
+    }
+  }
+
+  function setStatus(card, status, focusNeighbour) {
+    var button = $('[data-status-button="' + status + '"]', card);
+    if (!button || button.disabled) { return; }
+    var next = focusNeighbour ? neighbour(card) : null;
+    pending = { id: next ? next.id : card.id, fallback: card.id };
+    press(button);
+  }
+
+  function openHelp() {
+    var dialog = document.getElementById("help");
+    if (dialog && !dialog.open) { dialog.showModal(); }
+  }
+
+  function undoLast() {
+    var buttons = all("#toasts [data-undo-button]");
+    press(buttons[buttons.length - 1]);
+  }
+
+  function focusField(id) {
+    var field = document.getElementById(id);
+    if (field) { field.focus(); if (field.select) { field.select(); } }
+  }
+
+  function escape(event) {
+    var target = event.target;
+    var editing = target.closest && target.closest(".task-card--editing");
+    if (editing) {
+      pending = { id: editing.id };
+      press($('[data-action="cancel"]', editing));
+      event.preventDefault();
+    } else if (target.id === "new-task" || target.id === "search") {
+      if (target.id === "search" && target.value) { return; } // the browser clears it first
+      target.blur();
+      focusCard($(".task-card"));
+      event.preventDefault();
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.isComposing || event.keyCode === 229) { return; }
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (!$(".board")) { return; } // the keyboard map belongs to the board page
+    var key = event.key;
+    if (key === "Escape") { escape(event); return; }
+    if (typing(event.target)) { return; }
+    var help = document.getElementById("help");
+    if (help && help.open) { return; } // the dialog handles its own keys (Esc closes it)
+    var card = currentCard();
+    var handled = true;
+    switch (key) {
+      case "n": focusField("new-task"); break;
+      case "/": focusField("search"); break;
+      case "?": openHelp(); break;
+      case "j": case "ArrowDown": step(1); break;
+      case "k": case "ArrowUp": step(-1); break;
+      case "h": case "ArrowLeft": stepBucket(-1); break;
+      case "l": case "ArrowRight": stepBucket(1); break;
+      case "u": case "z": undoLast(); break;
+      default:
+        handled = card ? cardKey(card, key, event.target) : false;
+    }
+    if (handled) { event.preventDefault(); }
+  });
+
+  function cardKey(card, key, target) {
+    switch (key) {
+      case "Enter":
+        if (target !== card) { return false; } // Enter on a button inside the card presses it
+        return press($('[data-action="edit"]', card));
+      case "e": return press($('[data-action="edit"]', card));
+      case "x": setStatus(card, card.dataset.status === "done" ? "todo" : "done", true); return true;
+      case "1": case "2": case "3": setStatus(card, STATUSES[Number(key) - 1], false); return true;
+      case "#": case "Delete": {
+        var next = neighbour(card);
+        pending = { id: next ? next.id : "new-task" };
+        return press($("[data-delete]", card));
+      }
+      case "J": pending = { id: card.id }; return press($('[data-move="down"]', card));
+      case "K": pending = { id: card.id }; return press($('[data-move="up"]', card));
+      default: return false;
+    }
+  }
+
+  // Where focus goes after a request made with the mouse (keys above set it themselves).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || !elt.closest) { return; }
+    if (elt.id === "new-task-form") {
+      // Clear at once so the next task can be typed while this one is saved; put the text
+      // back if the request fails, so no keystroke is lost.
+      var input = document.getElementById("new-task");
+      elt.dataset.sent = input.value;
+      input.value = "";
+      return;
+    }
+    if (pending) { return; }
+    var undoForm = elt.closest("[data-focus-after]");
+    if (undoForm) { pending = { id: undoForm.dataset.focusAfter }; return; }
+    var card = elt.closest(".task-card");
+    if (!card) { return; }
+    var action = (elt.closest("[data-action]") || {}).dataset;
+    action = action ? action.action : null;
+    if (action === "delete") {
+      var next = neighbour(card);
+      pending = { id: next ? next.id : "new-task" };
+    } else if (action !== "edit") {
+      pending = { id: card.id };
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.id === "new-task-form" && !event.detail.successful) {
+      var input = document.getElementById("new-task");
+      if (input && !input.value) { input.value = elt.dataset.sent || ""; }
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!pending) { return; }
+    var target = document.getElementById(pending.id) ||
+      (pending.fallback && document.getElementById(pending.fallback));
+    pending = null;
+    if (!target) { return; }
+    if (target.classList.contains("task-card")) { focusCard(target); } else { target.focus(); }
+  });
+
+  document.addEventListener("htmx:sendError", function () { pending = null; });
+})();

@@ -1,0 +1,371 @@
+"""Tasks: the dataclass, validation, the quick-add syntax, and verb_noun functions over queries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from taskly.db import queries
+
+TITLE_MAX = 200
+NOTES_MAX = 10_000
+STATUSES = ("todo", "doing", "done")
+STATUS_LABELS = {"todo": "To do", "doing": "In progress", "done": "Done"}
+PRIORITIES = {1: "High", 2: "Medium", 3: "Low"}
+PRIORITY_WORDS = {
+    "high": 1,
+    "h": 1,
+    "1": 1,
+    "medium": 2,
+    "med": 2,
+    "m": 2,
+    "2": 2,
+    "low": 3,
+    "l": 3,
+    "3": 3,
+}
+FILTERS = ("", "overdue", "today")
+DONE_SHOWN = 50  # the Done bucket shows the most recent; older ones are found by search
+ALL_DAY_TIME = time(23, 59)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: int
+    title: str
+    notes: str
+    status: str
+    priority: int | None
+    due_at: datetime | None
+    due_all_day: bool
+    position: float
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    deleted_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Task:
+        return cls(**{name: row[name] for name in cls.__slots__})
+
+    def overdue(self, now: datetime) -> bool:
+        return self.status != "done" and self.due_at is not None and self.due_at < now
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    todo: int = 0
+    doing: int = 0
+    done: int = 0
+    overdue: int = 0
+    done_this_week: int = 0
+    median_seconds_to_done: float | None = None
+
+    @property
+    def open(self) -> int:
+        return self.todo + self.doing
+
+    def count(self, status: str) -> int:
+        value: int = getattr(self, status)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Undo:
+    """The state an action changed, carried by the toast's Undo form and restored exactly."""
+
+    task_id: int
+    status: str
+    position: float
+    completed_at: datetime | None
+
+    def fields(self) -> dict[str, str]:
+        completed = self.completed_at.isoformat() if self.completed_at else ""
+        return {"status": self.status, "position": repr(self.position), "completed_at": completed}
+
+    @classmethod
+    def from_form(cls, task_id: int, form: Any) -> Undo | None:
+        status = form.get("status", "")
+        try:
+            position = float(form.get("position", ""))
+            raw = form.get("completed_at", "")
+            completed = datetime.fromisoformat(raw) if raw else None
+        except ValueError:
+            return None
+        if status not in STATUSES or (status == "done") != (completed is not None):
+            return None
+        if completed is not None and completed.tzinfo is None:
+            return None
+        if position != position or abs(position) > 1e15:  # NaN or absurd
+            return None
+        return cls(task_id, status, position, completed)
+
+
+@dataclass(slots=True)
+class TaskInput:
+    """What a form submitted, cleaned, with an error message per field."""
+
+    title: str = ""
+    notes: str = ""
+    priority: int | None = None
+    due_date: str = ""
+    due_time: str = ""
+    due_at: datetime | None = None
+    due_all_day: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def local_now(zone: str) -> datetime:
+    return datetime.now(UTC).astimezone(ZoneInfo(zone))
+
+
+def due_from_local(day: date, at: time | None, zone: str) -> tuple[datetime, bool]:
+    """A due date (and time) on the user's clock, as an instant in UTC."""
+    local = datetime.combine(day, at or ALL_DAY_TIME, tzinfo=ZoneInfo(zone))
+    return local.astimezone(UTC), at is None
+
+
+def title_error(title: str) -> str | None:
+    if not title:
+        return "Enter a title."
+    if len(title) > TITLE_MAX:
+        return f"Keep the title to {TITLE_MAX} characters (this one has {len(title)})."
+    return None
+
+
+def clean_task_form(form: Any, zone: str) -> TaskInput:
+    """Validate the edit form: title, notes, due date/time, priority."""
+    data = TaskInput(
+        title=" ".join(form.get("title", "").split()),
+        notes=form.get("notes", "").replace("\r\n", "\n").strip(),
+        due_date=form.get("due_date", "").strip(),
+        due_time=form.get("due_time", "").strip(),
+    )
+    if problem := title_error(data.title):
+        data.errors["title"] = problem
+    if len(data.notes) > NOTES_MAX:
+        data.errors["notes"] = f"Keep notes to {NOTES_MAX:,} characters."
+    raw_priority = form.get("priority", "").strip()
+    if raw_priority:
+        if raw_priority in ("1", "2", "3"):
+            data.priority = int(raw_priority)
+        else:
+            data.errors["priority"] = "Choose a priority from the list."
+    day: date | None = None
+    at: time | None = None
+    if data.due_date:
+        try:
+            day = date.fromisoformat(data.due_date)
+        except ValueError:
+            data.errors["due_date"] = "Enter a date like 2026-12-31."
+    if data.due_time:
+        try:
+            at = time.fromisoformat(data.due_time)
+        except ValueError:
+            data.errors["due_time"] = "Enter a time like 09:30."
+        else:
+            if day is None and "due_date" not in data.errors:
+                data.errors["due_date"] = "A due time needs a due date."
+    if day is not None and "due_date" not in data.errors and "due_time" not in data.errors:
+        if not 2000 <= day.year <= 2200:
+            data.errors["due_date"] = "Enter a date between the years 2000 and 2200."
+        else:
+            data.due_at, data.due_all_day = due_from_local(day, at, zone)
+    return data
+
+
+_PRIORITY_TOKEN = re.compile(r"(?<!\S)!(\w+)(?!\S)")
+_DUE_TOKEN = re.compile(r"(?<!\S)due:(\S+)(?!\S)", re.IGNORECASE)
+
+
+def _parse_due(spec: str, today: date) -> tuple[date, time | None] | None:
+    day_part, _, time_part = spec.lower().partition("@")
+    day: date | None = None
+    if day_part in ("today", "tod"):
+        day = today
+    elif day_part in ("tomorrow", "tom", "tmrw"):
+        day = today + timedelta(days=1)
+    elif day_part[:3] in WEEKDAYS and day_part in (day_part[:3], _full_weekday(day_part[:3])):
+        ahead = (WEEKDAYS.index(day_part[:3]) - today.weekday() - 1) % 7 + 1
+        day = today + timedelta(days=ahead)
+    elif m := re.fullmatch(r"\+(\d{1,3})([dw])", day_part):
+        day = today + timedelta(days=int(m[1]) * (7 if m[2] == "w" else 1))
+    else:
+        try:
+            day = date.fromisoformat(day_part)
+        except ValueError:
+            return None
+    at: time | None = None
+    if time_part:
+        m = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?(am|pm)?", time_part)
+        if not m:
+            return None
+        hour, minute = int(m[1]), int(m[2] or 0)
+        if m[3] == "pm" and hour < 12:
+            hour += 12
+        elif m[3] == "am" and hour == 12:
+            hour = 0
+        if hour > 23 or minute > 59:
+            return None
+        at = time(hour, minute)
+    return day, at
+
+
+def _full_weekday(short: str) -> str:
+    return {
+        "mon": "monday",
+        "tue": "tuesday",
+        "wed": "wednesday",
+        "thu": "thursday",
+        "fri": "friday",
+        "sat": "saturday",
+        "sun": "sunday",
+    }[short]
+
+
+def parse_quick_add(text: str, zone: str) -> TaskInput:
+    """`Pay rent !high due:fri@9` → title "Pay rent", priority 1, due Friday 09:00 local.
+
+    Tokens that do not parse are left in the title, so nothing typed is ever lost.
+    """
+    data = TaskInput()
+    remaining = text
+    for match in _PRIORITY_TOKEN.finditer(text):
+        level = PRIORITY_WORDS.get(match[1].lower())
+        if level is not None:
+            data.priority = level
+            remaining = remaining.replace(match[0], " ", 1)
+    for match in _DUE_TOKEN.finditer(text):
+        parsed = _parse_due(match[1], local_now(zone).date())
+        if parsed is not None:
+            data.due_at, data.due_all_day = due_from_local(parsed[0], parsed[1], zone)
+            remaining = remaining.replace(match[0], " ", 1)
+    data.title = " ".join(remaining.split())
+    if problem := title_error(data.title):
+        data.errors["title"] = problem
+    return data
+
+
+def search_pattern(search: str) -> str:
+    """Escape LIKE wildcards so a search for "50%" finds "50%"."""
+    return search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def select_board(
+    conn: asyncpg.Connection, user_id: int, zone: str, search: str = "", filter: str = ""
+) -> dict[str, list[Task]]:
+    now = datetime.now(UTC)
+    start = local_now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = queries.select_board(
+        conn,
+        user_id=user_id,
+        search=search_pattern(search),
+        filter=filter,
+        now=now,
+        day_start=start,
+        day_end=start + timedelta(days=1),
+        done_limit=DONE_SHOWN,
+    )
+    board: dict[str, list[Task]] = {status: [] for status in STATUSES}
+    async for row in rows:
+        board[row["status"]].append(Task.from_row(row))
+    return board
+
+
+async def select_stats(conn: asyncpg.Connection, user_id: int, zone: str) -> Stats:
+    today = local_now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    week_start = today - timedelta(days=today.weekday())
+    row = await queries.select_stats(
+        conn, user_id=user_id, now=datetime.now(UTC), week_start=week_start
+    )
+    return Stats(**dict(row))
+
+
+async def select_task(conn: asyncpg.Connection, task_id: int, user_id: int) -> Task | None:
+    row = await queries.select_task(conn, id=task_id, user_id=user_id)
+    return None if row is None else Task.from_row(row)
+
+
+async def select_bucket(conn: asyncpg.Connection, user_id: int, status: str) -> list[Task]:
+    rows = queries.select_bucket(conn, user_id=user_id, status=status)
+    return [Task.from_row(row) async for row in rows]
+
+
+async def insert_task(conn: asyncpg.Connection, user_id: int, data: TaskInput) -> Task:
+    row = await queries.insert_task(
+        conn,
+        user_id=user_id,
+        title=data.title,
+        notes=data.notes,
+        priority=data.priority,
+        due_at=data.due_at,
+        due_all_day=data.due_all_day,
+    )
+    return Task.from_row(row)
+
+
+async def update_task(
+    conn: asyncpg.Connection, task_id: int, user_id: int, version: int, data: TaskInput
+) -> Task | None:
+    """The updated task, or None if it changed since `version` (or is gone)."""
+    row = await queries.update_task(
+        conn,
+        id=task_id,
+        user_id=user_id,
+        version=version,
+        title=data.title,
+        notes=data.notes,
+        priority=data.priority,
+        due_at=data.due_at,
+        due_all_day=data.due_all_day,
+    )
+    return None if row is None else Task.from_row(row)
+
+
+async def update_task_status(
+    conn: asyncpg.Connection, task_id: int, user_id: int, status: str
+) -> tuple[Task, Undo] | None:
+    """Move the task; None if it is not there or already in `status` (a double click)."""
+    row = await queries.update_task_status(conn, id=task_id, user_id=user_id, status=status)
+    if row is None:
+        return None
+    undo = Undo(task_id, row["old_status"], row["old_position"], row["old_completed_at"])
+    return Task.from_row(row), undo
+
+
+async def delete_task(
+    conn: asyncpg.Connection, task_id: int, user_id: int
+) -> tuple[Task, Undo] | None:
+    await queries.purge_deleted_tasks(conn, user_id=user_id)
+    row = await queries.delete_task(conn, id=task_id, user_id=user_id)
+    if row is None:
+        return None
+    task = Task.from_row(row)
+    return task, Undo(task.id, task.status, task.position, task.completed_at)
+
+
+async def restore_task(conn: asyncpg.Connection, user_id: int, undo: Undo) -> Task | None:
+    row = await queries.restore_task(
+        conn,
+        id=undo.task_id,
+        user_id=user_id,
+        status=undo.status,
+        position=undo.position,
+        completed_at=undo.completed_at,
+    )
+    return None if row is None else Task.from_row(row)
+
+
+async def move_task(
+    conn: asyncpg.Connection, task_id: int, user_id: int, direction: str
+) -> str | None:
+    """Swap the task with its neighbour; return its bucket, or None if there is no task."""
+    row = await queries.swap_task_position(conn, id=task_id, user_id=user_id, direction=direction)
+    return None if row is None else str(row["status"])

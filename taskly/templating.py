@@ -1,0 +1,100 @@
+"""Jinja filters for showing tasks on the user's clock: local times, ages, durations, and notes
+as safe text with clickable links."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup, escape
+from quart import Quart, g
+
+_URL = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}'\""
+
+
+def _zone() -> ZoneInfo:
+    user = g.get("user")
+    return ZoneInfo(user.time_zone if user is not None else "UTC")
+
+
+def local_time(value: datetime, all_day: bool = False) -> str:
+    """ "Today 09:00", "Tomorrow", "Fri 28 Nov 17:30", "3 Jan 2027" on the user's clock."""
+    zone = _zone()
+    local = value.astimezone(zone)
+    today = datetime.now(UTC).astimezone(zone).date()
+    days = (local.date() - today).days
+    if days == 0:
+        day = "Today"
+    elif days == 1:
+        day = "Tomorrow"
+    elif days == -1:
+        day = "Yesterday"
+    elif 0 < days < 7:
+        day = local.strftime("%a %-d %b")
+    elif local.year == today.year:
+        day = local.strftime("%-d %b")
+    else:
+        day = local.strftime("%-d %b %Y")
+    return day if all_day else f"{day} {local:%H:%M}"
+
+
+def iso_local(value: datetime) -> str:
+    return value.astimezone(_zone()).isoformat(timespec="minutes")
+
+
+def local_date(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(_zone()).date().isoformat()
+
+
+def local_clock(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(_zone()).strftime("%H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    """A short human duration: "45s", "12m", "5h", "3d", "7w"."""
+    if seconds is None:
+        return "—"
+    seconds = max(0.0, seconds)
+    for size, unit in ((604800 * 2, "w"), (86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            divisor = 604800 if unit == "w" else size
+            return f"{int(seconds // divisor)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def age(value: datetime, until: datetime | None = None) -> str:
+    end = until or datetime.now(UTC)
+    return duration((end - value).total_seconds())
+
+
+def linkify(text: str) -> Markup:
+    """Escape everything, then turn http(s) URLs into links. Line breaks are kept by CSS."""
+    escaped = str(escape(text))
+
+    def link(match: re.Match[str]) -> str:
+        url = match[0]
+        trail = ""
+        while url and url[-1] in _TRAILING:
+            trail = url[-1] + trail
+            url = url[:-1]
+        return (
+            f'<a href="{url}" rel="noopener noreferrer nofollow" target="_blank">{url}</a>{trail}'
+        )
+
+    return Markup(_URL.sub(link, escaped))  # noqa: S704 - built from escaped text only
+
+
+def init_app(app: Quart) -> None:
+    app.jinja_env.filters.update(
+        local_time=local_time,
+        iso_local=iso_local,
+        local_date=local_date,
+        local_clock=local_clock,
+        duration=duration,
+        age=age,
+        linkify=linkify,
+        from_json=json.loads,
+    )

@@ -1,0 +1,453 @@
+"""Board routes: every action as a page (plain form post) and as an htmx fragment, ownership,
+validation, undo, ordering and the stale-edit conflict."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from taskly.db import POOL_KEY
+from tests.helpers import page_token, sign_up
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+async def user(client):
+    await sign_up(client, time_zone="Europe/Berlin")
+    return client
+
+
+async def token(client) -> str:
+    return await page_token(client, "/")
+
+
+async def post(client, path: str, form: dict[str, str] | None = None, htmx: bool = False):
+    headers = {"X-CSRF-Token": await token(client)}
+    if htmx:
+        headers |= HX
+    return await client.post(path, form=form or {}, headers=headers)
+
+
+async def create(client, title: str, htmx: bool = True):
+    return await post(client, "/tasks", {"title": title}, htmx=htmx)
+
+
+def board_of(html: str) -> str:
+    """Only the board region (toasts and the quick-add hint mention titles too)."""
+    return html[html.index('<div id="board"') : html.index('<dialog id="help"')]
+
+
+async def task_row(db, title: str):
+    return await db.fetchrow("SELECT * FROM tasks WHERE title = $1", title)
+
+
+async def test_empty_board_says_what_to_do(user):
+    html = await (await user.get("/")).get_data(as_text=True)
+    assert '<label for="new-task">New task</label>' in html
+    for heading in ("To do", "In progress", "Done"):
+        assert f">{heading}</h2>" in html
+    assert "Nothing to do." in html
+    assert 'id="count-todo" class="bucket__count">0' in html
+
+
+async def test_create_as_fragment_returns_the_card_and_out_of_band_counts(user, db):
+    response = await create(user, "Write the report")
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<li id="task-')
+    assert "Write the report" in html
+    assert '<span id="count-todo" class="bucket__count" hx-swap-oob="true">1' in html
+    assert 'id="stats" class="stats-strip" hx-swap-oob="true"' in html
+    assert 'hx-swap-oob="beforeend:#toasts"' in html
+    assert "<html" not in html
+    row = await task_row(db, "Write the report")
+    assert row["status"] == "todo"
+    assert row["completed_at"] is None
+
+
+async def test_create_without_javascript_redirects_to_the_board(user, db):
+    response = await create(user, "Plain form post", htmx=False)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    html = await (await user.get("/")).get_data(as_text=True)
+    assert "Plain form post" in html
+
+
+async def test_new_tasks_go_on_top_of_to_do(user):
+    for title in ("first", "second", "third"):
+        await create(user, title)
+    html = await (await user.get("/")).get_data(as_text=True)
+    assert html.index(">third<") < html.index(">second<") < html.index(">first<")
+
+
+@pytest.mark.parametrize("title", ["", "   ", "x" * 201])
+async def test_create_rejects_bad_titles_and_keeps_the_input(user, db, title):
+    fragment = await create(user, title)
+    html = await fragment.get_data(as_text=True)
+    assert fragment.status_code == 422
+    assert fragment.headers["HX-Retarget"] == "#new-task-form"
+    assert 'class="field-error" id="new-task-error"' in html
+    if title.strip():
+        assert f'value="{title}"' in html
+        assert "Keep the title to 200 characters (this one has 201)." in html
+    page = await create(user, title, htmx=False)
+    assert page.status_code == 422
+    assert "<html" in await page.get_data(as_text=True)
+    assert await db.fetchval("SELECT count(*) FROM tasks") == 0
+
+
+async def test_quick_add_syntax_sets_priority_and_due_on_the_users_clock(user, db):
+    await create(user, "Pay rent !high due:2027-03-05@9")
+    row = await task_row(db, "Pay rent")
+    assert row["priority"] == 1
+    assert row["due_at"] == datetime(2027, 3, 5, 8, 0, tzinfo=UTC)  # 09:00 in Berlin (CET)
+    assert not row["due_all_day"]
+    await create(user, "Summer thing due:2027-07-01")
+    row = await task_row(db, "Summer thing")
+    assert row["due_at"] == datetime(2027, 7, 1, 21, 59, tzinfo=UTC)  # 23:59 CEST
+    assert row["due_all_day"]
+    await create(user, "Keep due:someday and !urgent")
+    row = await task_row(db, "Keep due:someday and !urgent")  # unknown tokens stay in the title
+    assert row["priority"] is None and row["due_at"] is None
+
+
+async def test_notes_are_text_with_links_never_html(user, db):
+    await create(user, "With notes")
+    row = await task_row(db, "With notes")
+    form = {
+        "title": "With notes",
+        "notes": "<script>alert(1)</script>\nsee https://example.com/a?b=1&c=2.",
+        "version": str(row["version"]),
+    }
+    response = await post(user, f"/tasks/{row['id']}", form, htmx=True)
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer nofollow"' in html
+
+
+async def test_edit_form_fragment_and_page(user, db):
+    await create(user, "Edit me")
+    row = await task_row(db, "Edit me")
+    fragment = await user.get(f"/tasks/{row['id']}/edit", headers=HX)
+    html = await fragment.get_data(as_text=True)
+    assert fragment.status_code == 200
+    assert html.lstrip().startswith(
+        f'<li id="task-{row["id"]}" class="task-card task-card--editing"'
+    )
+    assert f'<label for="task-{row["id"]}-title">Title</label>' in html
+    page = await user.get(f"/tasks/{row['id']}/edit")
+    assert "<html" in await page.get_data(as_text=True)
+    cancel = await user.get(f"/tasks/{row['id']}", headers=HX)
+    assert (await cancel.get_data(as_text=True)).lstrip().startswith(f'<li id="task-{row["id"]}"')
+
+
+async def test_save_edit_returns_the_card_and_bumps_the_version(user, db):
+    await create(user, "Old title")
+    row = await task_row(db, "Old title")
+    form = {
+        "title": "New title",
+        "notes": "",
+        "due_date": "2027-01-10",
+        "due_time": "14:30",
+        "priority": "2",
+        "version": str(row["version"]),
+    }
+    response = await post(user, f"/tasks/{row['id']}", form, htmx=True)
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "New title" in html and "Medium" in html
+    updated = await db.fetchrow("SELECT * FROM tasks WHERE id = $1", row["id"])
+    assert updated["version"] == row["version"] + 1
+    assert updated["due_at"] == datetime(2027, 1, 10, 13, 30, tzinfo=UTC)
+    page = await post(
+        user,
+        f"/tasks/{row['id']}",
+        {**form, "title": "Page title", "version": str(updated["version"])},
+    )
+    assert page.status_code == 302
+    assert page.headers["Location"] == f"/#task-{row['id']}"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"title": ""}, "title", "Enter a title."),
+        ({"title": "y" * 201}, "title", "Keep the title to 200 characters"),
+        ({"due_date": "2027-02-30"}, "due_date", "Enter a date like 2026-12-31."),
+        ({"due_date": "tomorrow"}, "due_date", "Enter a date like 2026-12-31."),
+        ({"due_time": "25:00", "due_date": "2027-01-01"}, "due_time", "Enter a time like 09:30."),
+        ({"due_time": "10:00"}, "due_date", "A due time needs a due date."),
+        ({"priority": "9"}, "priority", "Choose a priority from the list."),
+        ({"notes": "n" * 10001}, "notes", "Keep notes to 10,000 characters."),
+    ],
+)
+async def test_edit_validation_errors_keep_the_input_and_change_nothing(
+    user, db, change, field, message
+):
+    await create(user, "Valid")
+    row = await task_row(db, "Valid")
+    form = {"title": "Valid", "version": str(row["version"]), **change}
+    for htmx in (True, False):
+        response = await post(user, f"/tasks/{row['id']}", form, htmx=htmx)
+        html = await response.get_data(as_text=True)
+        assert response.status_code == 422
+        assert message in html
+        assert 'class="field--invalid"' in html or "field field--invalid" in html
+    after = await db.fetchrow("SELECT * FROM tasks WHERE id = $1", row["id"])
+    assert after["version"] == row["version"]
+    assert after["title"] == "Valid"
+
+
+async def test_stale_edit_is_detected_and_not_saved(user, app, db):
+    await create(user, "Shared")
+    row = await task_row(db, "Shared")
+    stale_version = str(row["version"])
+    # Another tab renames it first.
+    await post(
+        user, f"/tasks/{row['id']}", {"title": "Renamed elsewhere", "version": stale_version}
+    )
+    response = await post(
+        user, f"/tasks/{row['id']}", {"title": "My edit", "version": stale_version}, htmx=True
+    )
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "This task was changed in another tab or window" in html
+    assert "Renamed elsewhere" in html  # what it is now
+    assert 'value="My edit"' in html  # what the user typed is kept
+    assert (
+        await db.fetchval("SELECT title FROM tasks WHERE id = $1", row["id"]) == "Renamed elsewhere"
+    )
+    current = re.search(r'name="version" value="(\d+)"', html)[1]
+    again = await post(
+        user, f"/tasks/{row['id']}", {"title": "My edit", "version": current}, htmx=True
+    )
+    assert again.status_code == 200  # saving again, knowingly, overwrites
+    assert await db.fetchval("SELECT title FROM tasks WHERE id = $1", row["id"]) == "My edit"
+
+
+async def test_status_change_moves_the_card_with_undo(user, db):
+    await create(user, "Finish me")
+    row = await task_row(db, "Finish me")
+    response = await post(user, f"/tasks/{row['id']}/status", {"status": "done"}, htmx=True)
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.headers["HX-Reswap"] == "delete"
+    assert 'hx-swap-oob="afterbegin:#list-done"' in html
+    assert '<span id="count-done" class="bucket__count" hx-swap-oob="true">1' in html
+    assert "data-undo-button" in html
+    done = await task_row(db, "Finish me")
+    assert done["status"] == "done" and done["completed_at"] is not None
+
+    # Undo restores exactly the state before: status, position, completed.
+    fields = dict(
+        re.findall(
+            r'<input type="hidden" name="(status|position|completed_at)" value="([^"]*)"', html
+        )
+    )
+    undo = await post(user, f"/tasks/{row['id']}/restore", fields, htmx=True)
+    assert undo.status_code == 200
+    assert (
+        'id="list-todo" class="bucket__list" aria-labelledby="bucket-todo-title" hx-swap-oob="true"'
+        in await undo.get_data(as_text=True)
+    )
+    back = await task_row(db, "Finish me")
+    assert (back["status"], back["position"], back["completed_at"]) == (
+        "todo",
+        row["position"],
+        None,
+    )
+
+
+async def test_completed_is_cleared_when_a_task_leaves_done(user, db):
+    await create(user, "Round trip")
+    row = await task_row(db, "Round trip")
+    await post(user, f"/tasks/{row['id']}/status", {"status": "done"})
+    await post(user, f"/tasks/{row['id']}/status", {"status": "doing"})
+    moved = await task_row(db, "Round trip")
+    assert moved["status"] == "doing" and moved["completed_at"] is None
+
+
+async def test_status_double_click_is_harmless(user, db):
+    await create(user, "Twice")
+    row = await task_row(db, "Twice")
+    first = await post(user, f"/tasks/{row['id']}/status", {"status": "done"}, htmx=True)
+    second = await post(user, f"/tasks/{row['id']}/status", {"status": "done"}, htmx=True)
+    assert first.status_code == second.status_code == 200
+    assert "HX-Reswap" not in second.headers
+    assert (
+        await db.fetchval("SELECT version FROM tasks WHERE id = $1", row["id"])
+        == row["version"] + 1
+    )
+
+
+async def test_status_without_javascript_redirects_with_an_undo_toast(user, db):
+    await create(user, "No JS")
+    row = await task_row(db, "No JS")
+    response = await post(user, f"/tasks/{row['id']}/status", {"status": "doing"})
+    assert response.status_code == 302
+    html = await (await user.get("/")).get_data(as_text=True)
+    assert "Moved “No JS” to In progress." in html
+    assert f'action="/tasks/{row["id"]}/restore"' in html
+
+
+async def test_bad_status_is_a_400(user, db):
+    await create(user, "Bad")
+    row = await task_row(db, "Bad")
+    response = await post(user, f"/tasks/{row['id']}/status", {"status": "archived"})
+    assert response.status_code == 400
+    assert "Choose To do, In progress or Done." in await response.get_data(as_text=True)
+
+
+async def test_delete_and_undo_restore_the_same_task(user, db):
+    await create(user, "Delete me !low due:2027-05-01")
+    row = await task_row(db, "Delete me")
+    response = await post(user, f"/tasks/{row['id']}/delete", htmx=True)
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.headers["HX-Reswap"] == "delete"
+    assert "Deleted “Delete me”." in html
+    assert '<span id="count-todo" class="bucket__count" hx-swap-oob="true">0' in html
+    assert "Delete me" not in await (await user.get("/")).get_data(as_text=True)
+    fields = dict(
+        re.findall(
+            r'<input type="hidden" name="(status|position|completed_at)" value="([^"]*)"', html
+        )
+    )
+    await post(user, f"/tasks/{row['id']}/restore", fields, htmx=True)
+    back = await db.fetchrow("SELECT * FROM tasks WHERE id = $1", row["id"])
+    for column in ("title", "priority", "due_at", "status", "position", "created_at", "notes"):
+        assert back[column] == row[column], column
+    assert back["deleted_at"] is None
+
+
+async def test_tampered_undo_is_refused(user, db):
+    await create(user, "Undo me")
+    row = await task_row(db, "Undo me")
+    for fields in (
+        {"status": "bogus", "position": "1", "completed_at": ""},
+        {"status": "done", "position": "1", "completed_at": ""},
+        {"status": "todo", "position": "nan", "completed_at": ""},
+        {"status": "todo", "position": "1", "completed_at": "yesterday"},
+    ):
+        response = await post(user, f"/tasks/{row['id']}/restore", fields)
+        assert response.status_code == 400
+
+
+async def test_move_up_and_down_within_a_bucket(user, db):
+    for title in ("a", "b", "c"):
+        await create(user, title)
+    b = await task_row(db, "b")
+    response = await post(user, f"/tasks/{b['id']}/move", {"direction": "up"}, htmx=True)
+    html = await response.get_data(as_text=True)
+    assert response.headers["HX-Retarget"] == "#list-todo"
+    assert html.index(">b<") < html.index(">c<") < html.index(">a<")
+    await post(user, f"/tasks/{b['id']}/move", {"direction": "down"})
+    await post(user, f"/tasks/{b['id']}/move", {"direction": "down"})
+    page = await (await user.get("/")).get_data(as_text=True)
+    assert page.index(">c<") < page.index(">a<") < page.index(">b<")
+    edge = await post(user, f"/tasks/{b['id']}/move", {"direction": "down"}, htmx=True)
+    assert edge.status_code == 200  # already last: nothing moves, nothing breaks
+
+
+async def test_search_and_filters(user, db):
+    await create(user, "Buy milk")
+    await create(user, "Call mum due:2020-01-01")
+    await create(user, "Today thing due:today")
+    await create(user, "100% done_ish")
+    milk = await task_row(db, "Buy milk")
+    await post(
+        user,
+        f"/tasks/{milk['id']}",
+        {"title": "Buy milk", "notes": "oat, not cow", "version": str(milk["version"])},
+    )
+    found = await user.get("/?q=OAT", headers={**HX, "HX-Target": "board"})
+    html = await found.get_data(as_text=True)
+    assert found.status_code == 200
+    assert html.lstrip().startswith('<div id="board"')
+    assert "Buy milk" in html and "Call mum" not in html
+    literal = board_of(await (await user.get("/?q=100%25")).get_data(as_text=True))
+    assert "100% done_ish" in literal and "Buy milk" not in literal
+    underscore = board_of(await (await user.get("/?q=e_i")).get_data(as_text=True))
+    assert "done_ish" in underscore and "Today thing" not in underscore
+    overdue = board_of(await (await user.get("/?filter=overdue")).get_data(as_text=True))
+    assert "Call mum" in overdue and "Buy milk" not in overdue
+    today = board_of(await (await user.get("/?filter=today")).get_data(as_text=True))
+    assert "Today thing" in today and "Call mum" not in today
+    page = await (await user.get("/?q=milk")).get_data(as_text=True)
+    assert 'value="milk"' in page  # the URL reflects the search, so reload keeps it
+
+
+async def test_stats_strip(user, db):
+    await create(user, "Open one")
+    await create(user, "Late one due:2020-01-01")
+    await create(user, "Done one")
+    done = await task_row(db, "Done one")
+    await post(user, f"/tasks/{done['id']}/status", {"status": "done"})
+    await db.execute(
+        "UPDATE tasks SET created_at = completed_at - interval '3 days' WHERE id = $1", done["id"]
+    )
+    html = await (await user.get("/")).get_data(as_text=True)
+    stats = html[html.index('id="stats"') : html.index("</dl>")]
+    values = re.findall(r'<dd class="stat__value">([^<]*)</dd>', stats)
+    assert values == ["2", "1", "1", "3d"]
+    assert "Took 3d" in html
+    assert re.search(r"<span>Age \d+[smhdw]</span>", html)
+
+
+async def test_other_users_tasks_are_404(user, app, db):
+    await create(user, "Mine")
+    row = await task_row(db, "Mine")
+    intruder = app.test_client()
+    await sign_up(intruder, email="eve@example.com")
+    t = await token(intruder)
+    attempts = [
+        ("GET", f"/tasks/{row['id']}", None),
+        ("GET", f"/tasks/{row['id']}/edit", None),
+        ("POST", f"/tasks/{row['id']}", {"title": "pwned", "version": str(row["version"])}),
+        ("POST", f"/tasks/{row['id']}/status", {"status": "done"}),
+        ("POST", f"/tasks/{row['id']}/delete", {}),
+        ("POST", f"/tasks/{row['id']}/move", {"direction": "up"}),
+        (
+            "POST",
+            f"/tasks/{row['id']}/restore",
+            {"status": "done", "position": "1", "completed_at": "2026-01-01T00:00:00+00:00"},
+        ),
+    ]
+    for method, path, form in attempts:
+        response = await intruder.open(
+            path, method=method, form=form or {}, headers={"X-CSRF-Token": t}
+        )
+        assert response.status_code == 404, (method, path)
+    assert '<li id="task-' not in board_of(
+        await (await intruder.get("/?q=Mine")).get_data(as_text=True)
+    )
+    after = await db.fetchrow("SELECT * FROM tasks WHERE id = $1", row["id"])
+    assert dict(after) == dict(row)
+
+
+async def test_dashboard_query_count_does_not_grow_with_tasks(make_app, db):
+    app = await make_app(db_pool_min=1, db_pool_max=1)  # one connection: we can watch it
+    client = app.test_client()
+    await sign_up(client)
+    statements: list[str] = []
+    async with app.extensions[POOL_KEY].acquire() as conn:
+        conn.add_query_logger(lambda query: statements.append(query.query))
+    user_id = await db.fetchval("SELECT id FROM users")
+    counts = []
+    for total in (5, 300):
+        await db.execute(
+            "INSERT INTO tasks (user_id, title, position) "
+            "SELECT $1, 'bulk ' || g, g FROM generate_series(1, $2) g",
+            user_id,
+            total,
+        )
+        statements.clear()
+        html = await (await client.get("/")).get_data(as_text=True)
+        assert html.count('<li id="task-') == await db.fetchval("SELECT count(*) FROM tasks")
+        counts.append(len(statements))
+    assert counts[0] == counts[1] == 3  # the session, the board, the stats strip
