@@ -36,7 +36,12 @@
       }, wait);
     })();
   }
-  function scan() { document.querySelectorAll("#toasts .toast").forEach(schedule); }
+  var MAX_TOASTS = 3;
+  function scan() {
+    var toasts = document.querySelectorAll("#toasts .toast");
+    for (var i = 0; i < toasts.length - MAX_TOASTS; i++) { toasts[i].remove(); } // oldest first
+    document.querySelectorAll("#toasts .toast").forEach(schedule);
+  }
   document.addEventListener("DOMContentLoaded", scan);
   document.addEventListener("htmx:afterSettle", scan);
 

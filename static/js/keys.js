@@ -5,7 +5,7 @@
   "use strict";
 
   var STATUSES = ["todo", "doing", "done"];
-  var pending = null; // {id, fallback}: what to focus once the current htmx swap has settled
+  var pending = null; // {id} or {selector}: what to focus once the response is swapped in
 
   function $(selector, root) { return (root || document).querySelector(selector); }
   function all(selector, root) {
@@ -60,7 +60,9 @@
     var button = $('[data-status-button="' + status + '"]', card);
     if (!button || button.disabled) { return; }
     var next = focusNeighbour ? neighbour(card) : null;
-    pending = { id: next ? next.id : card.id, fallback: card.id };
+    // The moved card briefly exists twice (old place and new bucket): look in the new bucket.
+    var moved = "#list-" + status + " #" + card.id;
+    pending = next ? { id: next.id, selector: moved } : { selector: moved };
     press(button);
   }
 
@@ -161,6 +163,10 @@
     if (action === "delete") {
       var next = neighbour(card);
       pending = { id: next ? next.id : "new-task" };
+    } else if (action === "status") {
+      var config = event.detail.requestConfig || {};
+      var status = config.formData && config.formData.get("status");
+      pending = status ? { selector: "#list-" + status + " #" + card.id } : { id: card.id };
     } else if (action !== "edit") {
       pending = { id: card.id };
     }
@@ -174,14 +180,18 @@
     }
   });
 
-  document.addEventListener("htmx:afterSettle", function () {
+  // Once a response is swapped in (main target and out-of-band parts), put focus where the
+  // action said. afterOnLoad fires once per request after the swap, whatever the swap style.
+  function applyPending() {
     if (!pending) { return; }
-    var target = document.getElementById(pending.id) ||
-      (pending.fallback && document.getElementById(pending.fallback));
+    var target = (pending.id && document.getElementById(pending.id)) ||
+      (pending.selector && document.querySelector(pending.selector));
+    if (!target || !target.isConnected) { return; }
     pending = null;
-    if (!target) { return; }
     if (target.classList.contains("task-card")) { focusCard(target); } else { target.focus(); }
-  });
+  }
+  document.addEventListener("htmx:afterOnLoad", function () { window.setTimeout(applyPending, 0); });
+  document.addEventListener("htmx:afterSettle", applyPending);
 
   document.addEventListener("htmx:sendError", function () { pending = null; });
 })();

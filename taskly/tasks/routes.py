@@ -60,14 +60,20 @@ def _search_args() -> tuple[str, str]:
 
 
 async def _fragment(
-    template: str, stats: Stats | None = None, toast: dict[str, Any] | None = None, **context: Any
+    template: str,
+    stats: Stats | None = None,
+    toast: dict[str, Any] | None = None,
+    announce: str | None = None,
+    **context: Any,
 ) -> str:
-    """The changed part plus, out of band, the counts, the stats strip and a toast."""
+    """The changed part plus, out of band, the counts, the stats strip, and a toast (undoable
+    actions) or a screen-reader announcement (the rest)."""
     return await render_template(
         "partials/_response.html",
         main=template,
         stats=stats,
         toast=toast,
+        announce=announce,
         **_context(**context),
     )
 
@@ -108,8 +114,8 @@ async def create() -> ResponseReturnValue:
         stats = await select_stats(conn, g.user.id, g.user.time_zone)
     if not is_htmx():
         return redirect(url_for("tasks.dashboard"))
-    toast = {"message": f"Added “{_short(task.title)}”."}
-    return await _fragment("partials/_task_card.html", stats=stats, toast=toast, task=task)
+    announce = f"Added “{_short(task.title)}” to To do."
+    return await _fragment("partials/_task_card.html", stats=stats, announce=announce, task=task)
 
 
 async def _owned(task_id: int) -> Task:
@@ -160,7 +166,10 @@ async def update(task_id: int) -> ResponseReturnValue:
             if not is_htmx():
                 await flash(f"Saved “{_short(task.title)}”.", "success")
                 return redirect(url_for("tasks.dashboard", _anchor=f"task-{task.id}"))
-            return await _fragment("partials/_task_card.html", stats=stats, task=task)
+            announce = f"Saved “{_short(task.title)}”."
+            return await _fragment(
+                "partials/_task_card.html", stats=stats, announce=announce, task=task
+            )
         current = await _owned(task_id)  # it changed meanwhile (or was deleted: 404)
         conflict = current
         status = 409

@@ -105,7 +105,22 @@ def page(browser: Browser, live_server: str) -> Iterator[Page]:
             else None
         ),
     )
+    # TASKLY_TRACE_EVENTS=1 pytest -s prints keys, htmx events and focus moves: the way to
+    # debug a focus assertion that fails.
+    if os.environ.get("TASKLY_TRACE_EVENTS"):
+        trace: list[str] = []
+        page.on("console", lambda msg: trace.append(msg.text) if msg.text.startswith("~") else None)
+        page.add_init_script(
+            "for (const e of ['keydown','htmx:beforeRequest','htmx:afterOnLoad','htmx:afterSettle',"
+            "'focusin','focusout']) document.addEventListener(e, ev => console.log('~', e,"
+            " ev.key || '', ev.target.id || ev.target.tagName,"
+            " document.activeElement && (document.activeElement.id"
+            " || document.activeElement.tagName)),"
+            " true);"
+        )
     yield page
+    if os.environ.get("TASKLY_TRACE_EVENTS"):
+        print("\n".join(trace))
     context.close()
     assert errors == [], f"JavaScript errors or CSP violations: {errors}"
 

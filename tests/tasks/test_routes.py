@@ -61,7 +61,7 @@ async def test_create_as_fragment_returns_the_card_and_out_of_band_counts(user, 
     assert "Write the report" in html
     assert '<span id="count-todo" class="bucket__count" hx-swap-oob="true">1' in html
     assert 'id="stats" class="stats-strip" hx-swap-oob="true"' in html
-    assert 'hx-swap-oob="beforeend:#toasts"' in html
+    assert 'hx-swap-oob="true">Added “Write the report” to To do.</div>' in html
     assert "<html" not in html
     row = await task_row(db, "Write the report")
     assert row["status"] == "todo"
@@ -139,7 +139,7 @@ async def test_edit_form_fragment_and_page(user, db):
     assert html.lstrip().startswith(
         f'<li id="task-{row["id"]}" class="task-card task-card--editing"'
     )
-    assert f'<label for="task-{row["id"]}-title">Title</label>' in html
+    assert f'<label for="edit-{row["id"]}-title">Title</label>' in html
     page = await user.get(f"/tasks/{row['id']}/edit")
     assert "<html" in await page.get_data(as_text=True)
     cancel = await user.get(f"/tasks/{row['id']}", headers=HX)
