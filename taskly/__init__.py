@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     app.extensions["taskly.settings"] = settings
     app.jinja_env.autoescape = True
+    app.jinja_env.trim_blocks = True  # no blank lines where {% tags %} stood: smaller pages
+    app.jinja_env.lstrip_blocks = True
     QuartAuth(app)
     web.init_app(app)
     templating.init_app(app)

@@ -57,7 +57,7 @@
   }
 
   function setStatus(card, status, focusNeighbour) {
-    var button = $('[data-status-button="' + status + '"]', card);
+    var button = $('button[name="status"][value="' + status + '"]', card);
     if (!button || button.disabled) { return; }
     var next = focusNeighbour ? neighbour(card) : null;
     // The moved card briefly exists twice (old place and new bucket): look in the new bucket.
@@ -135,13 +135,14 @@
         pending = { id: next ? next.id : "new-task" };
         return press($("[data-delete]", card));
       }
-      case "J": pending = { id: card.id }; return press($('[data-move="down"]', card));
-      case "K": pending = { id: card.id }; return press($('[data-move="up"]', card));
+      case "J": pending = { id: card.id }; return press($('button[name="direction"][value="down"]', card));
+      case "K": pending = { id: card.id }; return press($('button[name="direction"][value="up"]', card));
       default: return false;
     }
   }
 
-  // Where focus goes after a request made with the mouse (keys above set it themselves).
+  // Where focus goes after a request made with the mouse (keys above set it themselves),
+  // decided by the URL the request goes to.
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
     if (!elt || !elt.closest) { return; }
@@ -158,16 +159,15 @@
     if (undoForm) { pending = { id: undoForm.dataset.focusAfter }; return; }
     var card = elt.closest(".task-card");
     if (!card) { return; }
-    var action = (elt.closest("[data-action]") || {}).dataset;
-    action = action ? action.action : null;
-    if (action === "delete") {
+    var config = event.detail.requestConfig || {};
+    var action = (/\/tasks\/\d+(\/\w+)?$/.exec(config.path || "") || [])[1] || "";
+    if (action === "/delete") {
       var next = neighbour(card);
       pending = { id: next ? next.id : "new-task" };
-    } else if (action === "status") {
-      var config = event.detail.requestConfig || {};
+    } else if (action === "/status") {
       var status = config.formData && config.formData.get("status");
       pending = status ? { selector: "#list-" + status + " #" + card.id } : { id: card.id };
-    } else if (action !== "edit") {
+    } else if (action !== "/edit") {
       pending = { id: card.id };
     }
   });
@@ -182,16 +182,24 @@
 
   // Once a response is swapped in (main target and out-of-band parts), put focus where the
   // action said. afterOnLoad fires once per request after the swap, whatever the swap style.
-  function applyPending() {
+  function applyPending(attempt) {
+    attempt = attempt || 0;
     if (!pending) { return; }
     var target = (pending.id && document.getElementById(pending.id)) ||
       (pending.selector && document.querySelector(pending.selector));
+    if (window.tasklyTrace) { console.log("~ pending", JSON.stringify(pending), !!target); }
     if (!target || !target.isConnected) { return; }
-    pending = null;
     if (target.classList.contains("task-card")) { focusCard(target); } else { target.focus(); }
+    if (document.activeElement === target || attempt >= 10) {
+      pending = null;
+    } else { // still settling: try again shortly rather than leave focus on <body>
+      window.setTimeout(function () { applyPending(attempt + 1); }, 20);
+    }
   }
-  document.addEventListener("htmx:afterOnLoad", function () { window.setTimeout(applyPending, 0); });
-  document.addEventListener("htmx:afterSettle", applyPending);
+  document.addEventListener("htmx:afterOnLoad", function () {
+    window.setTimeout(function () { applyPending(0); }, 0);
+  });
+  document.addEventListener("htmx:afterSettle", function () { applyPending(0); });
 
   document.addEventListener("htmx:sendError", function () { pending = null; });
 })();

@@ -17,6 +17,7 @@ NOTES_MAX = 10_000
 STATUSES = ("todo", "doing", "done")
 STATUS_LABELS = {"todo": "To do", "doing": "In progress", "done": "Done"}
 PRIORITIES = {1: "High", 2: "Medium", 3: "Low"}
+PRIORITY_CLASSES = {1: "high", 2: "medium", 3: "low"}
 PRIORITY_WORDS = {
     "high": 1,
     "h": 1,

@@ -7,13 +7,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from quart import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from quart import Blueprint, abort, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from taskly.db import connection, transaction
 from taskly.tasks.model import (
     FILTERS,
     PRIORITIES,
+    PRIORITY_CLASSES,
     STATUS_LABELS,
     STATUSES,
     Stats,
@@ -33,7 +34,7 @@ from taskly.tasks.model import (
     update_task,
     update_task_status,
 )
-from taskly.web import is_htmx, login_required, render
+from taskly.web import is_htmx, login_required, render, render_template
 
 blueprint = Blueprint("tasks", __name__)
 TOAST_TITLE = 60
@@ -45,6 +46,7 @@ def _context(**extra: Any) -> dict[str, Any]:
         "status_labels": STATUS_LABELS,
         "statuses": STATUSES,
         "priorities": PRIORITIES,
+        "priority_classes": PRIORITY_CLASSES,
         **extra,
     }
 

@@ -111,6 +111,7 @@ def page(browser: Browser, live_server: str) -> Iterator[Page]:
         trace: list[str] = []
         page.on("console", lambda msg: trace.append(msg.text) if msg.text.startswith("~") else None)
         page.add_init_script(
+            "window.tasklyTrace = true;"
             "for (const e of ['keydown','htmx:beforeRequest','htmx:afterOnLoad','htmx:afterSettle',"
             "'focusin','focusout']) document.addEventListener(e, ev => console.log('~', e,"
             " ev.key || '', ev.target.id || ev.target.tagName,"

@@ -84,6 +84,7 @@ def test_signup_logout_back_login_change_password(page: Page, live_server: str):
 
 def test_login_error_keeps_the_email(page: Page):
     page.goto("/login")
+    expect(page.get_by_label("Email")).to_be_focused()
     page.keyboard.type("nobody@example.com")
     type_into(page, "Password", "whatever it is")
     page.keyboard.press("Enter")
@@ -97,6 +98,7 @@ def test_login_error_keeps_the_email(page: Page):
 
 def test_signup_errors_are_beside_the_fields(page: Page):
     page.goto("/signup")
+    expect(page.get_by_label("First name")).to_be_focused()
     page.keyboard.type("Grace")
     type_into(page, "Email", "not-an-email")
     type_into(page, "Password", "short")
