@@ -111,7 +111,7 @@ async def create() -> ResponseReturnValue:
         body = await render_template("partials/_new_task_form.html", new_task=data)
         headers = {"HX-Retarget": "#new-task-form", "HX-Reswap": "outerHTML", "Vary": "HX-Request"}
         return body, 422, headers
-    async with transaction() as conn:
+    async with connection() as conn:  # one INSERT: atomic by itself
         task = await insert_task(conn, g.user.id, data)
         stats = await select_stats(conn, g.user.id, g.user.time_zone)
     if not is_htmx():
@@ -161,7 +161,7 @@ async def update(task_id: int) -> ResponseReturnValue:
     status = 200
     conflict = None
     if not data.errors:
-        async with transaction() as conn:
+        async with connection() as conn:
             task = await update_task(conn, task_id, g.user.id, version, data)
             stats = await select_stats(conn, g.user.id, g.user.time_zone)
         if task is not None:
@@ -199,7 +199,7 @@ async def change_status(task_id: int) -> ResponseReturnValue:
     status = (await request.form).get("status", "")
     if status not in STATUSES:
         abort(400, "Choose To do, In progress or Done.")
-    async with transaction() as conn:
+    async with connection() as conn:
         moved = await update_task_status(conn, task_id, g.user.id, status)
         stats = await select_stats(conn, g.user.id, g.user.time_zone)
     if moved is None:
@@ -241,7 +241,7 @@ async def restore(task_id: int) -> ResponseReturnValue:
     undo = Undo.from_form(task_id, await request.form)
     if undo is None:
         abort(400, "That undo is not valid any more.")
-    async with transaction() as conn:
+    async with connection() as conn:
         task = await restore_task(conn, g.user.id, undo)
         if task is None:
             abort(404)
@@ -263,7 +263,7 @@ async def move(task_id: int) -> ResponseReturnValue:
     direction = (await request.form).get("direction", "")
     if direction not in ("up", "down"):
         abort(400, "Move up or down.")
-    async with transaction() as conn:
+    async with connection() as conn:
         status = await move_task(conn, task_id, g.user.id, direction)
         if status is None:
             abort(404)
