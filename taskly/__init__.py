@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import asyncpg
 from quart import Quart
 from quart_auth import QuartAuth
 from quart_rate_limiter import RateLimiter
@@ -11,6 +14,38 @@ from taskly.db import POOL_KEY, DatabaseUnavailable, create_pool, release_connec
 from taskly.migrations import MigrationError, pending_migrations
 from taskly.resources import STATIC, TEMPLATES
 from taskly.settings import Settings
+
+
+async def start_scheduler(app: Quart, settings: Settings, pool: asyncpg.Pool) -> None:
+    """Every REMINDER_INTERVAL seconds, send what is due (APScheduler, in this process)."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from taskly.mail import SmtpConfig
+    from taskly.reminders.engine import ReminderEngine
+
+    assert settings.smtp_url is not None
+    engine = ReminderEngine(settings, pool, SmtpConfig.from_url(settings.smtp_url))
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        engine.run_once,
+        "interval",
+        seconds=settings.reminder_interval,
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.start()
+    app.extensions["taskly.scheduler"] = (scheduler, engine)
+
+
+async def stop_scheduler(app: Quart) -> None:
+    """Stop ticking, let the message being sent finish, release unfinished claims."""
+    running = app.extensions.pop("taskly.scheduler", None)
+    if running is None:
+        return
+    scheduler, engine = running
+    scheduler.shutdown(wait=False)
+    await engine.stop()
 
 
 def create_app(settings: Settings | None = None) -> Quart:
@@ -59,10 +94,15 @@ def create_app(settings: Settings | None = None) -> Quart:
     from taskly.account.routes import blueprint as account
     from taskly.auth.routes import blueprint as auth
     from taskly.core.routes import blueprint as core
+    from taskly.reminders.routes import blueprint as reminders
     from taskly.tasks.routes import blueprint as tasks
 
-    for blueprint in (core, auth, account, tasks):
+    for blueprint in (core, auth, account, tasks, reminders):
         app.register_blueprint(blueprint)
+    if settings.env == "development":  # the caught-mail viewer never exists in production
+        from taskly.core.devmail import blueprint as devmail
+
+        app.register_blueprint(devmail)
 
     @app.before_serving
     async def open_pool() -> None:
@@ -80,9 +120,12 @@ def create_app(settings: Settings | None = None) -> Quart:
             names = ", ".join(f"{m.version:04d}_{m.name}" for m in pending)
             raise MigrationError(f"the database schema is behind ({names}); run `taskly migrate`")
         app.extensions[POOL_KEY] = pool
+        if settings.scheduler_enabled and settings.smtp_url:
+            await start_scheduler(app, settings, pool)
 
     @app.after_serving
     async def close_pool() -> None:
+        await stop_scheduler(app)
         pool = app.extensions.pop(POOL_KEY, None)
         if pool is not None:
             await pool.close()

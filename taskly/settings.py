@@ -44,6 +44,14 @@ class Settings:
     session_absolute_timeout: int = 30 * 24 * 3600
     max_body_bytes: int = 1024 * 1024
     rate_limits_enabled: bool = True
+    smtp_url: str | None = None
+    mail_from: str = "Taskly <taskly@localhost>"
+    smtp_timeout: float = 15.0
+    reminder_interval: float = 5.0
+    reminder_batch: int = 200
+    reminder_lease: int = 120
+    link_max_age: int = 7 * 24 * 3600
+    scheduler_enabled: bool = True
 
     @property
     def production(self) -> bool:
@@ -89,6 +97,14 @@ class Settings:
             ),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
             rate_limits_enabled=_flag(env, "RATE_LIMITS_ENABLED", True),
+            smtp_url=env.get("SMTP_URL") or None,
+            mail_from=env.get("MAIL_FROM") or defaults.mail_from,
+            smtp_timeout=_float(env, "SMTP_TIMEOUT", defaults.smtp_timeout),
+            reminder_interval=_float(env, "REMINDER_INTERVAL", defaults.reminder_interval),
+            reminder_batch=_int(env, "REMINDER_BATCH", defaults.reminder_batch),
+            reminder_lease=_int(env, "REMINDER_LEASE", defaults.reminder_lease),
+            link_max_age=_int(env, "LINK_MAX_AGE", defaults.link_max_age),
+            scheduler_enabled=_flag(env, "SCHEDULER_ENABLED", True),
         )
         settings.validate()
         return settings
@@ -103,6 +119,17 @@ class Settings:
             raise SettingsError(
                 "SESSION_IDLE_TIMEOUT and SESSION_ABSOLUTE_TIMEOUT must be positive"
             )
+        if self.smtp_url:
+            from taskly.mail import MailConfigError, SmtpConfig
+
+            try:
+                SmtpConfig.from_url(self.smtp_url)
+            except MailConfigError as exc:
+                raise SettingsError(str(exc)) from None
+        if self.reminder_interval <= 0 or self.reminder_batch < 1:
+            raise SettingsError("REMINDER_INTERVAL must be positive and REMINDER_BATCH at least 1")
+        if self.reminder_lease < 2 * self.smtp_timeout:
+            raise SettingsError("REMINDER_LEASE must be at least twice SMTP_TIMEOUT")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SettingsError(
@@ -125,6 +152,12 @@ class Settings:
             raise SettingsError("DATABASE_URL is required in production (no embedded database)")
         if parts.scheme != "https":
             raise SettingsError("BASE_URL must use https in production")
+        if not self.smtp_url:
+            raise SettingsError("SMTP_URL is required in production (reminders are email)")
+        if "localhost" in self.mail_from:
+            raise SettingsError(
+                "MAIL_FROM must be set in production, e.g. Taskly <tasks@example.com>"
+            )
 
 
 def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:

@@ -11,6 +11,8 @@ SAFE = {
     "SECRET_KEY": "k" * 48,
     "DATABASE_URL": "postgresql://taskly@db/taskly",
     "BASE_URL": "https://tasks.example",
+    "SMTP_URL": "smtp://taskly:secret@mail.example:587",
+    "MAIL_FROM": "Taskly <tasks@tasks.example>",
 }
 
 
@@ -42,6 +44,11 @@ def test_safe_production_settings_are_accepted():
         ({"TASKLY_ENV": "staging"}, "TASKLY_ENV must be one of"),
         ({"DB_POOL_MAX": "lots"}, "DB_POOL_MAX must be a whole number"),
         ({"TASKLY_DEBUG": "maybe"}, "TASKLY_DEBUG must be true or false"),
+        ({"SMTP_URL": ""}, "SMTP_URL is required in production"),
+        ({"MAIL_FROM": ""}, "MAIL_FROM must be set in production"),
+        ({"SMTP_URL": "smtp+insecure://mail.example:25"}, "allowed only for localhost"),
+        ({"SMTP_URL": "http://mail.example"}, "SMTP_URL must start with"),
+        ({"REMINDER_LEASE": "10"}, "REMINDER_LEASE must be at least twice SMTP_TIMEOUT"),
     ],
 )
 def test_production_refuses_unsafe_values(change, named):

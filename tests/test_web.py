@@ -47,7 +47,9 @@ async def test_security_headers_on_pages_fragments_errors_and_static(client):
 
 
 async def test_hsts_in_production(make_app):
-    app = await make_app(env="production", base_url="https://tasks.example")
+    app = await make_app(
+        env="production", base_url="https://tasks.example", scheduler_enabled=False
+    )
     response = await app.test_client().get("/healthz")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=63072000")
 

@@ -2,9 +2,14 @@
 -- Every live task of the board in one query: open tasks all, done tasks the most recent few.
 SELECT *
   FROM (
-    SELECT t.*,
+    SELECT t.*, rem.next_reminder_at, rem.reminder_error,
            row_number() OVER (PARTITION BY status ORDER BY completed_at DESC NULLS LAST) AS done_rank
       FROM tasks t
+      LEFT JOIN LATERAL (
+          SELECT min(r.next_fire_at) FILTER (WHERE r.state = 'active') AS next_reminder_at,
+                 max(r.last_error) FILTER (WHERE r.state = 'failed') AS reminder_error
+            FROM reminders r WHERE r.task_id = t.id
+      ) rem ON true
      WHERE t.user_id = :user_id
        AND t.deleted_at IS NULL
        AND (:search = '' OR t.title ILIKE '%' || :search || '%' ESCAPE '\'
@@ -30,7 +35,14 @@ SELECT count(*) FILTER (WHERE status = 'todo')                        AS todo,
  WHERE user_id = :user_id AND deleted_at IS NULL;
 
 -- name: select-task(id, user_id)^
-SELECT * FROM tasks WHERE id = :id AND user_id = :user_id AND deleted_at IS NULL;
+SELECT t.*, rem.next_reminder_at, rem.reminder_error
+  FROM tasks t
+  LEFT JOIN LATERAL (
+      SELECT min(r.next_fire_at) FILTER (WHERE r.state = 'active') AS next_reminder_at,
+             max(r.last_error) FILTER (WHERE r.state = 'failed') AS reminder_error
+        FROM reminders r WHERE r.task_id = t.id
+  ) rem ON true
+ WHERE t.id = :id AND t.user_id = :user_id AND t.deleted_at IS NULL;
 
 -- name: select-task-any(id, user_id)^
 -- Including a deleted one: Undo needs it.

@@ -18,3 +18,10 @@ UPDATE users SET password_hash = :password_hash WHERE id = :user_id;
 UPDATE users
    SET password_hash = :password_hash, password_changed_at = now()
  WHERE id = :user_id;
+
+-- name: select-reminders-enabled(user_id)$
+SELECT reminders_enabled FROM users WHERE id = :user_id;
+
+-- name: update-user-preferences(user_id, time_zone, reminders_enabled)!
+UPDATE users SET time_zone = :time_zone, reminders_enabled = :reminders_enabled
+ WHERE id = :user_id;

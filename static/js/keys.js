@@ -135,6 +135,7 @@
         pending = { id: next ? next.id : "new-task" };
         return press($("[data-delete]", card));
       }
+      case "r": return press($('[data-action="remind"]', card));
       case "J": pending = { id: card.id }; return press($('button[name="direction"][value="down"]', card));
       case "K": pending = { id: card.id }; return press($('button[name="direction"][value="up"]', card));
       default: return false;
@@ -167,7 +168,7 @@
     } else if (action === "/status") {
       var status = config.formData && config.formData.get("status");
       pending = status ? { selector: "#list-" + status + " #" + card.id } : { id: card.id };
-    } else if (action !== "/edit") {
+    } else if (action !== "/edit" && action !== "/reminders") {
       pending = { id: card.id };
     }
   });

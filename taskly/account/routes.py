@@ -9,11 +9,13 @@ from quart.typing import ResponseReturnValue
 from quart_rate_limiter import rate_limit
 
 from taskly.auth.model import check_user_password, password_error, update_user_password
-from taskly.db import connection
+from taskly.db import connection, queries, transaction
 from taskly.ratelimit import password_limits
+from taskly.reminders.model import ZONES, reschedule_repeats
 from taskly.web import login_required, render
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
+SORTED_ZONES = sorted(ZONES)
 
 
 @blueprint.route("/password", methods=["GET", "POST"])
@@ -39,3 +41,38 @@ async def change_password() -> ResponseReturnValue:
             return redirect(url_for("tasks.dashboard"))
     status = 422 if errors else 200
     return await render("pages/change_password.html", errors=errors, status=status)
+
+
+@blueprint.route("/settings", methods=["GET", "POST"])
+@login_required
+async def preferences() -> ResponseReturnValue:
+    """Time zone (reminders and due dates are on this clock) and the reminder-mail switch."""
+    errors: dict[str, str] = {}
+    zone = g.user.time_zone
+    enabled = True
+    async with connection() as conn:
+        enabled = bool(await queries.select_reminders_enabled(conn, user_id=g.user.id))
+    if request.method == "POST":
+        posted = await request.form
+        zone = posted.get("time_zone", "").strip()
+        enabled = posted.get("reminders_enabled") == "on"
+        if zone not in ZONES:
+            errors["time_zone"] = "Choose a time zone from the list, e.g. Europe/Berlin."
+        else:
+            async with transaction() as conn:
+                await queries.update_user_preferences(
+                    conn, user_id=g.user.id, time_zone=zone, reminders_enabled=enabled
+                )
+                if zone != g.user.time_zone:
+                    await reschedule_repeats(conn, g.user.id, zone)
+            await flash("Settings saved.", "success")
+            return redirect(url_for("account.preferences"))
+    status = 422 if errors else 200
+    return await render(
+        "pages/settings.html",
+        zones=SORTED_ZONES,
+        zone=zone,
+        enabled=enabled,
+        errors=errors,
+        status=status,
+    )

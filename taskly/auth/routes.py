@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import available_timezones
 
 from quart import Blueprint, flash, g, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
@@ -19,12 +18,12 @@ from taskly.auth.model import (
 )
 from taskly.db import connection, transaction
 from taskly.ratelimit import password_limits
+from taskly.reminders.model import ZONES
 from taskly.web import render, safe_next
 
 blueprint = Blueprint("auth", __name__)
 NAME_MAX = 100
 EMAIL_MAX = 254
-_ZONES = frozenset(available_timezones())
 
 
 def signup_errors(form: dict[str, str]) -> dict[str, str]:
@@ -68,7 +67,7 @@ async def signup() -> ResponseReturnValue:
         form = {key: posted.get(key, "").strip() for key in form}
         form["password"] = posted.get("password", "")  # spaces are part of a password
         errors = signup_errors(form)
-        time_zone = form["time_zone"] if form["time_zone"] in _ZONES else "UTC"
+        time_zone = form["time_zone"] if form["time_zone"] in ZONES else "UTC"
         if not errors:
             async with transaction() as conn:
                 user = await insert_user(

@@ -51,10 +51,12 @@ class Task:
     updated_at: datetime
     completed_at: datetime | None
     deleted_at: datetime | None
+    next_reminder_at: datetime | None = None  # the board and single-task queries add these
+    reminder_error: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Task:
-        return cls(**{name: row[name] for name in cls.__slots__})
+        return cls(**{name: row.get(name) for name in cls.__slots__})
 
     def overdue(self, now: datetime) -> bool:
         return self.status != "done" and self.due_at is not None and self.due_at < now
@@ -287,6 +289,13 @@ async def select_stats(conn: asyncpg.Connection, user_id: int, zone: str) -> Sta
         conn, user_id=user_id, now=datetime.now(UTC), week_start=week_start
     )
     return Stats(**dict(row))
+
+
+async def reschedule_due_reminders(conn: asyncpg.Connection, task: Task, user_id: int) -> None:
+    """Lead-time reminders follow a changed due date."""
+    await queries.reschedule_due_reminders(
+        conn, task_id=task.id, user_id=user_id, due_at=task.due_at, now=datetime.now(UTC)
+    )
 
 
 async def select_task(conn: asyncpg.Connection, task_id: int, user_id: int) -> Task | None:

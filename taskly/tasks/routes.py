@@ -26,6 +26,7 @@ from taskly.tasks.model import (
     insert_task,
     move_task,
     parse_quick_add,
+    reschedule_due_reminders,
     restore_task,
     select_board,
     select_bucket,
@@ -120,6 +121,16 @@ async def create() -> ResponseReturnValue:
     return await _fragment("partials/_task_card.html", stats=stats, announce=announce, task=task)
 
 
+async def card_fragment(task_id: int, announce: str | None = None) -> ResponseReturnValue:
+    """The card as it is now, with counts and stats out of band (used after reminder edits)."""
+    async with connection() as conn:
+        task = await select_task(conn, task_id, g.user.id)
+        if task is None:
+            abort(404)
+        stats = await select_stats(conn, g.user.id, g.user.time_zone)
+    return await _fragment("partials/_task_card.html", stats=stats, announce=announce, task=task)
+
+
 async def _owned(task_id: int) -> Task:
     async with connection() as conn:
         task = await select_task(conn, task_id, g.user.id)
@@ -161,8 +172,10 @@ async def update(task_id: int) -> ResponseReturnValue:
     status = 200
     conflict = None
     if not data.errors:
-        async with connection() as conn:
+        async with transaction() as conn:
             task = await update_task(conn, task_id, g.user.id, version, data)
+            if task is not None and task.due_at != current.due_at:
+                await reschedule_due_reminders(conn, task, g.user.id)
             stats = await select_stats(conn, g.user.id, g.user.time_zone)
         if task is not None:
             if not is_htmx():

@@ -1,0 +1,152 @@
+-- name: select-task-reminders(task_id, user_id)
+SELECT * FROM reminders
+ WHERE task_id = :task_id AND user_id = :user_id AND state <> 'finished'
+ ORDER BY id;
+
+-- name: delete-task-reminders(task_id, user_id)!
+DELETE FROM reminders WHERE task_id = :task_id AND user_id = :user_id;
+
+-- name: insert-reminder(user_id, task_id, kind, fire_at, lead_minutes, repeat, repeat_time, repeat_day, next_fire_at)!
+INSERT INTO reminders (user_id, task_id, kind, fire_at, lead_minutes, repeat, repeat_time,
+                       repeat_day, next_fire_at, state)
+VALUES (:user_id, :task_id, :kind, :fire_at, :lead_minutes, :repeat, :repeat_time,
+        :repeat_day, :next_fire_at,
+        CASE WHEN :next_fire_at::timestamptz IS NULL THEN 'finished' ELSE 'active' END);
+
+-- name: claim-due-reminders(worker, now, lease_seconds, batch)
+-- Take up to :batch due reminders nobody holds (or whose holder's lease ran out). SKIP LOCKED
+-- lets concurrent schedulers take disjoint sets; the lease keeps them disjoint after COMMIT.
+WITH due AS (
+    SELECT id FROM reminders
+     WHERE state = 'active' AND next_fire_at <= :now
+       AND (retry_at IS NULL OR retry_at <= :now)
+       AND (claimed_until IS NULL OR claimed_until < :now)
+     ORDER BY next_fire_at
+     LIMIT :batch
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE reminders r
+   SET claimed_by = :worker, claimed_until = :now + make_interval(secs => :lease_seconds)
+  FROM due
+ WHERE r.id = due.id
+RETURNING r.*;
+
+-- name: select-reminder-targets(ids)
+-- Everything a message needs, for a batch of claimed reminders, in one query.
+SELECT r.id AS reminder_id, t.id AS task_id, t.title, t.notes, t.status, t.due_at,
+       t.due_all_day, t.deleted_at, u.id AS user_id, u.email, u.first_name, u.time_zone,
+       u.reminders_enabled
+  FROM reminders r
+  JOIN tasks t ON t.id = r.task_id
+  JOIN users u ON u.id = r.user_id
+ WHERE r.id = ANY(:ids);
+
+-- name: finish-occurrence(id, worker, next_fire_at, message_id, occurrence_at, late, user_id, task_id)!
+-- Record the delivery and advance the rule in one statement, only while we hold the claim.
+WITH delivered AS (
+    INSERT INTO deliveries (reminder_id, task_id, user_id, occurrence_at, message_id, late)
+    SELECT :id, :task_id, :user_id, :occurrence_at, :message_id, :late
+     WHERE EXISTS (SELECT 1 FROM reminders WHERE id = :id AND claimed_by = :worker)
+    ON CONFLICT DO NOTHING
+)
+UPDATE reminders
+   SET next_fire_at = :next_fire_at,
+       state = CASE WHEN :next_fire_at::timestamptz IS NULL THEN 'finished' ELSE 'active' END,
+       attempts = 0, last_error = NULL, retry_at = NULL,
+       claimed_by = NULL, claimed_until = NULL
+ WHERE id = :id AND claimed_by = :worker;
+
+-- name: skip-occurrence(id, worker, next_fire_at, state)!
+-- Nothing to send (task done or deleted, reminders switched off): advance or stop quietly.
+UPDATE reminders
+   SET next_fire_at = :next_fire_at, state = :state, claimed_by = NULL, claimed_until = NULL
+ WHERE id = :id AND claimed_by = :worker;
+
+-- name: retry-reminder(id, worker, retry_at, error)!
+UPDATE reminders
+   SET attempts = attempts + 1, retry_at = :retry_at, last_error = :error,
+       claimed_by = NULL, claimed_until = NULL
+ WHERE id = :id AND claimed_by = :worker;
+
+-- name: fail-reminder(id, worker, error)!
+UPDATE reminders
+   SET state = 'failed', attempts = attempts + 1, last_error = :error,
+       claimed_by = NULL, claimed_until = NULL
+ WHERE id = :id AND claimed_by = :worker;
+
+-- name: release-claims(worker)!
+-- Graceful shutdown: hand back what this instance claimed but did not finish.
+UPDATE reminders SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = :worker;
+
+-- name: release-outbox-claims(worker)!
+UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = :worker;
+
+-- name: claim-outbox(worker, now, lease_seconds, batch)
+WITH due AS (
+    SELECT id FROM outbox
+     WHERE state = 'pending' AND retry_at <= :now
+       AND (claimed_until IS NULL OR claimed_until < :now)
+     ORDER BY retry_at
+     LIMIT :batch
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE outbox o
+   SET claimed_by = :worker, claimed_until = :now + make_interval(secs => :lease_seconds)
+  FROM due
+ WHERE o.id = due.id
+RETURNING o.*, (SELECT email FROM users WHERE id = o.user_id) AS email,
+          (SELECT first_name FROM users WHERE id = o.user_id) AS first_name;
+
+-- name: finish-outbox(id, worker)!
+UPDATE outbox SET state = 'sent', sent_at = now(), claimed_by = NULL, claimed_until = NULL
+ WHERE id = :id AND claimed_by = :worker;
+
+-- name: retry-outbox(id, worker, retry_at, error)!
+UPDATE outbox
+   SET attempts = attempts + 1, retry_at = :retry_at, last_error = :error,
+       claimed_by = NULL, claimed_until = NULL
+ WHERE id = :id AND claimed_by = :worker;
+
+-- name: fail-outbox(id, worker, error)!
+UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = :error,
+       claimed_by = NULL, claimed_until = NULL
+ WHERE id = :id AND claimed_by = :worker;
+
+-- name: insert-outbox(user_id, task_id, template, context, message_id)!
+INSERT INTO outbox (user_id, task_id, template, context, message_id)
+VALUES (:user_id, :task_id, :template, :context, :message_id);
+
+-- name: insert-used-link(token_hash)$
+INSERT INTO used_links (token_hash) VALUES (:token_hash)
+ON CONFLICT DO NOTHING
+RETURNING true;
+
+-- name: snooze-task(user_id, task_id, fire_at)!
+-- A one-off reminder for the same task; the task's other rules are left as they are.
+INSERT INTO reminders (user_id, task_id, kind, fire_at, next_fire_at)
+SELECT :user_id, :task_id, 'at', :fire_at, :fire_at
+ WHERE EXISTS (SELECT 1 FROM tasks WHERE id = :task_id AND user_id = :user_id
+                                     AND deleted_at IS NULL AND status <> 'done');
+
+-- name: reschedule-due-reminders(task_id, user_id, due_at, now)!
+-- The due date changed: lead-time reminders follow it.
+UPDATE reminders
+   SET next_fire_at = CASE WHEN :due_at::timestamptz - make_interval(mins => lead_minutes) > :now
+                           THEN :due_at::timestamptz - make_interval(mins => lead_minutes) END,
+       state = CASE WHEN :due_at::timestamptz - make_interval(mins => lead_minutes) > :now
+                    THEN 'active' ELSE 'finished' END,
+       attempts = 0, retry_at = NULL, last_error = NULL
+ WHERE task_id = :task_id AND user_id = :user_id AND kind = 'before_due';
+
+-- name: select-user-repeat-reminders(user_id)
+SELECT r.*, t.due_at FROM reminders r JOIN tasks t ON t.id = r.task_id
+ WHERE r.user_id = :user_id AND r.state = 'active' AND r.kind = 'repeat';
+
+-- name: update-next-fire(id, next_fire_at)!
+UPDATE reminders SET next_fire_at = :next_fire_at WHERE id = :id;
+
+-- name: insert-dev-mail(mail_from, rcpt_to, message)!
+INSERT INTO dev_mail (mail_from, rcpt_to, message) VALUES (:mail_from, :rcpt_to, :message);
+
+-- name: select-dev-mail()
+SELECT * FROM dev_mail ORDER BY id DESC LIMIT 50;

@@ -1,0 +1,301 @@
+"""Remind me: subscribe a task to reminders, unsubscribe; and the signed links in reminder mail
+(mark done, snooze, unsubscribe), which show a confirmation page on GET and act only on POST,
+so a mail scanner that prefetches links changes nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from quart import Blueprint, abort, flash, g, redirect, request, url_for
+from quart.typing import ResponseReturnValue
+
+from taskly.db import connection, queries, transaction
+from taskly.reminders.model import (
+    LEAD_CHOICES,
+    REPEAT_CHOICES,
+    TOMORROW_AT,
+    LinkError,
+    Rule,
+    first_occurrence,
+    local_wall,
+    message_id,
+    read_action,
+    use_link,
+)
+from taskly.tasks.model import STATUS_LABELS, select_task, update_task_status
+from taskly.web import csrf_exempt, is_htmx, login_required, render, settings
+
+blueprint = Blueprint("reminders", __name__)
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _domain() -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(settings().base_url).hostname or "taskly.invalid"
+
+
+async def queue_mail(
+    conn: asyncpg.Connection, user_id: int, task_id: int, template: str, **context: Any
+) -> None:
+    """Confirmation mail goes through the outbox, in the caller's transaction: never lost."""
+    now = datetime.now(UTC)
+    mid = message_id(template, task_id, now, _domain()).replace("@", f"-{now.microsecond}@")
+    await queries.insert_outbox(
+        conn,
+        user_id=user_id,
+        task_id=task_id,
+        template=template,
+        context=json.dumps(context),
+        message_id=mid,
+    )
+
+
+def parse_rules(
+    form: Any, zone: str, due_at: datetime | None, now: datetime
+) -> tuple[list[Rule], dict[str, str], dict[str, str]]:
+    """The rules a Remind-me form asks for, the errors per field, and the values to show again."""
+    values = {
+        key: form.get(key, "").strip()
+        for key in ("at", "lead", "repeat", "repeat_time", "repeat_day")
+    }
+    errors: dict[str, str] = {}
+    rules: list[Rule] = []
+    if values["at"]:
+        try:
+            local = datetime.fromisoformat(values["at"])
+        except ValueError:
+            errors["at"] = "Enter a date and time like 2026-12-24 09:00."
+        else:
+            instant = local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+            if instant <= now:
+                errors["at"] = "Choose a time in the future."
+            else:
+                rules.append(Rule("at", fire_at=instant))
+    if values["lead"]:
+        if not values["lead"].isdigit() or int(values["lead"]) not in LEAD_CHOICES:
+            errors["lead"] = "Choose a lead time from the list."
+        elif due_at is None:
+            errors["lead"] = "This task has no due date. Set one first, or choose a time."
+        else:
+            rules.append(Rule("before_due", lead_minutes=int(values["lead"])))
+    if values["repeat"]:
+        if values["repeat"] not in REPEAT_CHOICES:
+            errors["repeat"] = "Choose how often from the list."
+        else:
+            try:
+                at = time.fromisoformat(values["repeat_time"] or "09:00")
+            except ValueError:
+                errors["repeat_time"] = "Enter a time like 09:00."
+            else:
+                day = int(values["repeat_day"]) if values["repeat_day"].isdigit() else 0
+                if not 0 <= day <= 6:
+                    errors["repeat_day"] = "Choose a day of the week."
+                rules.append(
+                    Rule("repeat", repeat=values["repeat"], repeat_time=at, repeat_day=day)
+                )
+    if not rules and not errors:
+        errors["at"] = "Choose at least one reminder: a time, a lead time or a repeat."
+    return rules, errors, values
+
+
+def _context(task: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "task": task,
+        "now": datetime.now(UTC),
+        "lead_choices": LEAD_CHOICES,
+        "repeat_choices": REPEAT_CHOICES,
+        "weekdays": WEEKDAYS,
+        "status_labels": STATUS_LABELS,
+        **extra,
+    }
+
+
+async def _owned(conn: asyncpg.Connection, task_id: int) -> Any:
+    task = await select_task(conn, task_id, g.user.id)
+    if task is None:
+        abort(404)
+    return task
+
+
+@blueprint.route("/tasks/<int:task_id>/reminders")
+@login_required
+async def edit(task_id: int) -> ResponseReturnValue:
+    async with connection() as conn:
+        task = await _owned(conn, task_id)
+        existing = [
+            r async for r in queries.select_task_reminders(conn, task_id=task_id, user_id=g.user.id)
+        ]
+    return await render(
+        "pages/reminders.html",
+        partial="partials/_reminder_form.html",
+        **_context(task, existing=existing, values={}, errors={}),
+    )
+
+
+async def _card_response(task_id: int, message: str) -> ResponseReturnValue:
+    from taskly.tasks.routes import card_fragment
+
+    if not is_htmx():
+        await flash(message, "success")
+        return redirect(url_for("tasks.dashboard", _anchor=f"task-{task_id}"))
+    return await card_fragment(task_id, announce=message)
+
+
+@blueprint.route("/tasks/<int:task_id>/reminders", methods=["POST"])
+@login_required
+async def subscribe(task_id: int) -> ResponseReturnValue:
+    form = await request.form
+    now = datetime.now(UTC)
+    async with transaction() as conn:
+        task = await _owned(conn, task_id)
+        rules, errors, values = parse_rules(form, g.user.time_zone, task.due_at, now)
+        if errors:
+            existing = [
+                r
+                async for r in queries.select_task_reminders(
+                    conn, task_id=task_id, user_id=g.user.id
+                )
+            ]
+            return await render(
+                "pages/reminders.html",
+                partial="partials/_reminder_form.html",
+                status=422,
+                **_context(task, existing=existing, values=values, errors=errors),
+            )
+        had = [
+            r async for r in queries.select_task_reminders(conn, task_id=task_id, user_id=g.user.id)
+        ]
+        await queries.delete_task_reminders(conn, task_id=task_id, user_id=g.user.id)
+        for rule in rules:
+            await queries.insert_reminder(
+                conn,
+                user_id=g.user.id,
+                task_id=task_id,
+                kind=rule.kind,
+                fire_at=rule.fire_at,
+                lead_minutes=rule.lead_minutes,
+                repeat=rule.repeat,
+                repeat_time=rule.repeat_time,
+                repeat_day=rule.repeat_day,
+                next_fire_at=first_occurrence(rule, now, g.user.time_zone, task.due_at),
+            )
+        if not had:
+            await queue_mail(
+                conn,
+                g.user.id,
+                task_id,
+                "subscribed",
+                subject=f"Reminders on: {task.title[:120]}",
+                title=task.title,
+                url=f"{settings().base_url}/tasks/{task_id}",
+            )
+    return await _card_response(task_id, f"Reminders set for “{task.title[:60]}”.")
+
+
+@blueprint.route("/tasks/<int:task_id>/reminders/delete", methods=["POST"])
+@login_required
+async def unsubscribe(task_id: int) -> ResponseReturnValue:
+    async with transaction() as conn:
+        task = await _owned(conn, task_id)
+        await unsubscribe_task(conn, g.user.id, task_id, task.title)
+    return await _card_response(task_id, f"No more reminders for “{task.title[:60]}”.")
+
+
+async def unsubscribe_task(
+    conn: asyncpg.Connection, user_id: int, task_id: int, title: str
+) -> None:
+    had = [r async for r in queries.select_task_reminders(conn, task_id=task_id, user_id=user_id)]
+    await queries.delete_task_reminders(conn, task_id=task_id, user_id=user_id)
+    if had:
+        await queue_mail(
+            conn,
+            user_id,
+            task_id,
+            "unsubscribed",
+            subject=f"Reminders off: {title[:120]}",
+            title=title,
+            url=f"{settings().base_url}/tasks/{task_id}",
+        )
+
+
+# ---- signed links from reminder mail --------------------------------------------------------
+
+ACTION_TEXT = {
+    "done": ("Mark this task done?", "Mark done"),
+    "snooze_hour": ("Remind you again in one hour?", "Snooze 1 hour"),
+    "snooze_tomorrow": ("Remind you again tomorrow at 09:00?", "Snooze until tomorrow"),
+    "unsubscribe": ("Stop all reminders for this task?", "Unsubscribe"),
+}
+
+
+async def _link_task(conn: asyncpg.Connection, user_id: int, task_id: int) -> Any:
+    return await conn.fetchrow(
+        "SELECT t.id, t.title, t.status, t.deleted_at, u.time_zone FROM tasks t"
+        " JOIN users u ON u.id = t.user_id WHERE t.id = $1 AND t.user_id = $2",
+        task_id,
+        user_id,
+    )
+
+
+@blueprint.route("/m/<token>", methods=["GET"])
+async def link_page(token: str) -> ResponseReturnValue:
+    """Shows what the link would do and a button; a GET never changes anything."""
+    try:
+        link = read_action(settings().secret_key, token, settings().link_max_age)
+    except LinkError as exc:
+        return await render("pages/mail_action.html", error=str(exc), status=400)
+    async with connection() as conn:
+        task = await _link_task(conn, link.user_id, link.task_id)
+    if task is None:
+        return await render(
+            "pages/mail_action.html", error="That task no longer exists.", status=404
+        )
+    question, button = ACTION_TEXT[link.action]
+    return await render(
+        "pages/mail_action.html", task=task, question=question, button=button, token=token
+    )
+
+
+@blueprint.route("/m/<token>", methods=["POST"])
+@csrf_exempt  # the signed, expiring, single-use token is the proof; RFC 8058 posts come from mail
+async def link_action(token: str) -> ResponseReturnValue:
+    try:
+        link = read_action(settings().secret_key, token, settings().link_max_age)
+    except LinkError as exc:
+        return await render("pages/mail_action.html", error=str(exc), status=400)
+    async with transaction() as conn:
+        task = await _link_task(conn, link.user_id, link.task_id)
+        if task is None or task["deleted_at"] is not None:
+            return await render(
+                "pages/mail_action.html", error="That task no longer exists.", status=404
+            )
+        if not await use_link(conn, link):
+            return await render(
+                "pages/mail_action.html", error="This link was already used.", status=409
+            )
+        now = datetime.now(UTC)
+        if link.action == "done":
+            await update_task_status(conn, link.task_id, link.user_id, "done")
+            result = "Marked done. No more reminders for it."
+        elif link.action == "snooze_hour":
+            await queries.snooze_task(
+                conn, user_id=link.user_id, task_id=link.task_id, fire_at=now + timedelta(hours=1)
+            )
+            result = "Snoozed: you will be reminded again in one hour."
+        elif link.action == "snooze_tomorrow":
+            zone = ZoneInfo(task["time_zone"])
+            tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+            fire_at = local_wall(tomorrow, TOMORROW_AT, zone)
+            await queries.snooze_task(
+                conn, user_id=link.user_id, task_id=link.task_id, fire_at=fire_at
+            )
+            result = "Snoozed until tomorrow at 09:00."
+        else:
+            await unsubscribe_task(conn, link.user_id, link.task_id, task["title"])
+            result = "Unsubscribed: no more reminders for this task."
+    return await render("pages/mail_action.html", task=task, result=result)

@@ -1,0 +1,84 @@
+"""A real SMTP server (aiosmtpd) on a free port that keeps what it receives, and helpers to
+run the reminder engine with a controlled clock."""
+
+from __future__ import annotations
+
+import email
+import socket
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from taskly.db import POOL_KEY
+from taskly.mail import SmtpConfig
+from taskly.reminders.engine import ReminderEngine
+
+
+class Sink:
+    """Collects messages. `reject` maps recipient → SMTP reply, to simulate refusals."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.reject: dict[str, str] = {}
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"smtp+insecure://127.0.0.1:{self.port}"
+        self.controller: Controller | None = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.reject:
+            return self.reject[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        parsed = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+    def start(self) -> None:
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def message_ids(self) -> list[str]:
+        return [m["Message-ID"] for m in self.messages]
+
+    def to(self, subject_start: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["Subject"].startswith(subject_start)]
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    server = Sink()
+    server.start()
+    yield server
+    server.stop()
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def engine_for(app: Any, sink: Sink, clock: Clock, **overrides: Any) -> ReminderEngine:
+    settings = replace(app.extensions["taskly.settings"], smtp_url=sink.url, **overrides)
+    return ReminderEngine(settings, app.extensions[POOL_KEY], SmtpConfig.from_url(sink.url), clock)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
