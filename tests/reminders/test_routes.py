@@ -1,0 +1,206 @@
+"""Remind me (subscribe/unsubscribe), the signed links in reminder mail, and profile settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from taskly.reminders.model import sign_action
+from tests.helpers import page_token, sign_up
+
+HX = {"HX-Request": "true"}
+SECRET = "test-secret-" + "x" * 32
+
+
+@pytest.fixture
+async def user(client):
+    await sign_up(client, time_zone="Europe/Berlin")
+    return client
+
+
+async def new_task(client, db, title: str) -> int:
+    token = await page_token(client, "/")
+    await client.post("/tasks", form={"title": title}, headers={"X-CSRF-Token": token, **HX})
+    return await db.fetchval("SELECT id FROM tasks WHERE title = $1", title)
+
+
+async def post(client, path: str, form: dict[str, str] | None = None, htmx: bool = True):
+    headers = {"X-CSRF-Token": await page_token(client, "/")}
+    return await client.post(path, form=form or {}, headers={**headers, **(HX if htmx else {})})
+
+
+async def test_remind_me_form_as_fragment_and_page(user, db):
+    task_id = await new_task(user, db, "Pay rent")
+    fragment = await user.get(f"/tasks/{task_id}/reminders", headers=HX)
+    html = await fragment.get_data(as_text=True)
+    assert fragment.status_code == 200
+    assert html.lstrip().startswith(f'<li id="task-{task_id}"')
+    for label in ("At a date and time", "Before the due date", "Repeat until done"):
+        assert f">{label}</label>" in html
+    page = await user.get(f"/tasks/{task_id}/reminders")
+    assert "<html" in await page.get_data(as_text=True)
+
+
+async def test_subscribe_shows_a_bell_with_the_next_time(user, db):
+    task_id = await new_task(user, db, "Stretch")
+    response = await post(
+        user, f"/tasks/{task_id}/reminders", {"repeat": "daily", "repeat_time": "07:45"}
+    )
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "🔔" in html and "07:45" in html
+    row = await db.fetchrow("SELECT * FROM reminders WHERE task_id = $1", task_id)
+    assert (row["kind"], row["repeat"], row["repeat_time"]) == ("repeat", "daily", time(7, 45))
+    local = row["next_fire_at"].astimezone(ZoneInfo("Europe/Berlin"))
+    assert (local.hour, local.minute) == (7, 45)
+    assert await db.fetchval("SELECT template FROM outbox") == "subscribed"
+    # Saving again replaces the rules, and does not send a second "subscribed" mail.
+    await post(user, f"/tasks/{task_id}/reminders", {"at": "2031-01-02T08:00"})
+    kinds = [r["kind"] for r in await db.fetch("SELECT kind FROM reminders")]
+    assert kinds == ["at"]
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({}, "Choose at least one reminder"),
+        ({"at": "2001-01-01T09:00"}, "Choose a time in the future."),
+        ({"at": "next tuesday"}, "Enter a date and time like"),
+        ({"lead": "60"}, "This task has no due date."),
+        ({"lead": "7"}, "Choose a lead time from the list."),
+        ({"repeat": "hourly"}, "Choose how often from the list."),
+        ({"repeat": "daily", "repeat_time": "25:99"}, "Enter a time like 09:00."),
+    ],
+)
+async def test_subscribe_errors_are_shown_and_nothing_is_saved(user, db, form, message):
+    task_id = await new_task(user, db, "Errors")
+    response = await post(user, f"/tasks/{task_id}/reminders", form)
+    assert response.status_code == 422
+    assert message in await response.get_data(as_text=True)
+    assert await db.fetchval("SELECT count(*) FROM reminders") == 0
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_reminders_of_another_user_are_404(user, app, db):
+    task_id = await new_task(user, db, "Private")
+    other = app.test_client()
+    await sign_up(other, email="eve@example.com")
+    assert (await other.get(f"/tasks/{task_id}/reminders")).status_code == 404
+    assert (
+        await post(other, f"/tasks/{task_id}/reminders", {"repeat": "daily"})
+    ).status_code == 404
+    assert (await post(other, f"/tasks/{task_id}/reminders/delete")).status_code == 404
+
+
+async def link_for(db, action: str, task_id: int) -> str:
+    user_id = await db.fetchval("SELECT user_id FROM tasks WHERE id = $1", task_id)
+    reminder_id = await db.fetchval(
+        "INSERT INTO reminders (user_id, task_id, kind, repeat, repeat_time, next_fire_at)"
+        " VALUES ($1, $2, 'repeat', 'daily', '09:00', now() + interval '1 day') RETURNING id",
+        user_id,
+        task_id,
+    )
+    return "/m/" + sign_action(SECRET, action, user_id, task_id, reminder_id)
+
+
+async def test_get_on_an_action_link_changes_nothing(app, user, db):
+    task_id = await new_task(user, db, "Prefetched")
+    link = await link_for(db, "done", task_id)
+    scanner = app.test_client()  # a mail scanner: no session, follows links
+    for _ in range(3):
+        page = await scanner.get(link)
+        html = await page.get_data(as_text=True)
+        assert page.status_code == 200
+        assert "Mark this task done?" in html and ">Mark done</button>" in html
+    assert await db.fetchval("SELECT status FROM tasks WHERE id = $1", task_id) == "todo"
+    assert await db.fetchval("SELECT count(*) FROM used_links") == 0
+
+
+async def test_mark_done_link_works_once(app, user, db):
+    task_id = await new_task(user, db, "Finish via mail")
+    link = await link_for(db, "done", task_id)
+    browser = app.test_client()
+    first = await browser.post(link)
+    assert first.status_code == 200
+    assert "Marked done" in await first.get_data(as_text=True)
+    assert await db.fetchval("SELECT status FROM tasks WHERE id = $1", task_id) == "done"
+    again = await browser.post(link)
+    assert again.status_code == 409
+    assert "already used" in await again.get_data(as_text=True)
+
+
+async def test_snooze_links(app, user, db):
+    task_id = await new_task(user, db, "Snooze me")
+    browser = app.test_client()
+    before = datetime.now(UTC)
+    await browser.post(await link_for(db, "snooze_hour", task_id))
+    fire = await db.fetchval("SELECT fire_at FROM reminders WHERE kind = 'at'")
+    assert timedelta(minutes=59) < fire - before < timedelta(minutes=61)
+    await browser.post(await link_for(db, "snooze_tomorrow", task_id))
+    tomorrow = await db.fetchval("SELECT max(fire_at) FROM reminders WHERE kind = 'at'")
+    local = tomorrow.astimezone(ZoneInfo("Europe/Berlin"))
+    assert (local.hour, local.minute) == (9, 0)
+    assert local.date() == (before.astimezone(local.tzinfo) + timedelta(days=1)).date()
+
+
+async def test_one_click_unsubscribe_rfc_8058(app, user, db):
+    task_id = await new_task(user, db, "Unsubscribe me")
+    link = await link_for(db, "unsubscribe", task_id)
+    mail_client = app.test_client()
+    response = await mail_client.post(
+        link,
+        data="List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200
+    assert await db.fetchval("SELECT count(*) FROM reminders WHERE task_id = $1", task_id) == 0
+    assert await db.fetchval("SELECT template FROM outbox") == "unsubscribed"
+
+
+async def test_tampered_and_expired_links_are_refused(app, user, db):
+    task_id = await new_task(user, db, "Safe")
+    link = await link_for(db, "done", task_id)
+    browser = app.test_client()
+    tampered = link[:-3] + ("aaa" if not link.endswith("aaa") else "bbb")
+    for method in ("GET", "POST"):
+        response = await browser.open(tampered, method=method)
+        assert response.status_code == 400
+        assert "not valid" in await response.get_data(as_text=True)
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=8), tick=False):
+        expired = await browser.post(link)
+        assert expired.status_code == 400
+        assert "expired" in await expired.get_data(as_text=True)
+    assert await db.fetchval("SELECT status FROM tasks WHERE id = $1", task_id) == "todo"
+
+
+async def test_settings_change_zone_and_switch(user, db):
+    task_id = await new_task(user, db, "Zoned")
+    await post(user, f"/tasks/{task_id}/reminders", {"repeat": "daily", "repeat_time": "09:00"})
+    page = await (await user.get("/account/settings")).get_data(as_text=True)
+    assert '<label for="time_zone">Time zone</label>' in page
+    assert "<option selected>Europe/Berlin</option>" in page
+    response = await post(user, "/account/settings", {"time_zone": "America/New_York"}, htmx=False)
+    assert response.status_code == 302
+    row = await db.fetchrow("SELECT time_zone, reminders_enabled FROM users")
+    assert (row["time_zone"], row["reminders_enabled"]) == ("America/New_York", False)
+    fire = await db.fetchval("SELECT next_fire_at FROM reminders")
+    local = fire.astimezone(ZoneInfo("America/New_York"))
+    assert (local.hour, local.minute) == (9, 0)
+    bad = await post(user, "/account/settings", {"time_zone": "Mars/Base"}, htmx=False)
+    assert bad.status_code == 422
+    assert "Choose a time zone from the list" in await bad.get_data(as_text=True)
+
+
+async def test_dev_mail_exists_only_in_development(make_app, client):
+    await sign_up(client)
+    assert (await client.get("/dev/mail")).status_code == 404  # the test environment
+    dev = await make_app(env="development")
+    dev_client = dev.test_client()
+    await sign_up(dev_client, email="dev@example.com")
+    page = await dev_client.get("/dev/mail")
+    assert page.status_code == 200
+    assert "Caught mail" in await page.get_data(as_text=True)
