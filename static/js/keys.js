@@ -168,7 +168,8 @@
     } else if (action === "/status") {
       var status = config.formData && config.formData.get("status");
       pending = status ? { selector: "#list-" + status + " #" + card.id } : { id: card.id };
-    } else if (action !== "/edit" && action !== "/reminders") {
+    } else if (!(config.verb === "get" && (action === "/edit" || action === "/reminders"))) {
+      // Opening a form leaves focus to its autofocus field; everything else returns to the card.
       pending = { id: card.id };
     }
   });

@@ -50,7 +50,9 @@ def live_server(
         "TASKLY_ENV": "development",
         "BASE_URL": base,
         "TASKLY_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "REMINDER_INTERVAL": "0.5",  # the dev mail sink and the scheduler run for real
     }
+    env.pop("SMTP_URL", None)
     log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "taskly", "serve", "--port", str(port)],

@@ -1,0 +1,43 @@
+"""Reminders in Chromium, keyboard only: `r` opens Remind me, a daily reminder is saved, the
+card shows the bell, and the confirmation mail, sent by the real scheduler through the
+development mail sink, shows up at /dev/mail."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import screenshot
+from tests.browser.test_auth_journey import sign_up, unique_email
+
+
+def test_remind_me_with_the_keyboard(page: Page):
+    sign_up(page, unique_email())
+    page.get_by_label("New task").focus()
+    page.keyboard.type("Water the plants")
+    page.keyboard.press("Enter")
+    card = page.locator(".task-card").first
+    expect(card).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(card).to_be_focused()
+    page.keyboard.press("r")
+    expect(page.get_by_label("At a date and time")).to_be_focused()
+    screenshot(page, "reminders-form")
+    page.get_by_label("Repeat until done").focus()
+    page.keyboard.press("ArrowDown")  # Every day
+    expect(page.get_by_label("Repeat until done")).to_have_value("daily")
+    page.get_by_label("at", exact=True).fill("08:15")
+    page.get_by_role("button", name="Save reminders").focus()
+    page.keyboard.press("Enter")
+    bell = page.locator(".task-card__bell")
+    expect(bell).to_contain_text("08:15")
+    expect(page.locator(".task-card").first).to_be_focused()
+    screenshot(page, "reminders-bell")
+
+    # The scheduler sends the confirmation through the development mail sink.
+    for _ in range(20):
+        page.goto("/dev/mail")
+        if page.get_by_role("heading", name="Reminders on: Water the plants").count():
+            break
+        page.wait_for_timeout(500)
+    expect(page.get_by_role("heading", name="Reminders on: Water the plants")).to_be_visible()
+    screenshot(page, "dev-mail")
