@@ -43,6 +43,7 @@ from taskly.settings import Settings
 log = logging.getLogger("taskly.reminders")
 BACKOFF_START = 30.0
 BACKOFF_MAX = 3600.0
+LANES = 2
 
 mail_templates = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -99,7 +100,15 @@ class ReminderEngine:
                 return 0
 
     async def tick(self) -> int:
-        """Send everything that is due now, batch by batch; return how many messages went out."""
+        """Send everything that is due now; return how many messages went out.
+
+        LANES batches go out side by side, each with its own SMTP connection (reused for the
+        whole batch) and its own claim: while one waits on the mail server or the database,
+        another builds its next message."""
+        results = await asyncio.gather(*(self._lane() for _ in range(LANES)))
+        return sum(results)
+
+    async def _lane(self) -> int:
         sent = 0
         mailer = Mailer(self.smtp, self.settings.smtp_timeout)
         try:
