@@ -159,3 +159,16 @@ async def test_one_log_line_per_request_with_request_id(client, caplog):
     assert line["path"] == "/login" and line["status"] == 200 and line["request_id"] == "abc-123"
     forged = await client.get("/login", headers={"X-Request-ID": "<script>" + "x" * 100})
     assert len(forged.headers["X-Request-ID"]) == 32  # replaced by a fresh id
+
+
+async def test_production_cookies_are_host_prefixed_secure_httponly_lax(make_app):
+    app = await make_app(
+        env="production", base_url="https://tasks.example", scheduler_enabled=False
+    )
+    client = app.test_client()
+    response = await sign_up(client)
+    cookies = response.headers.get_all("Set-Cookie")
+    auth = next(c for c in cookies if c.startswith("__Host-taskly_auth="))
+    for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
+        assert flag in auth
+    assert "Domain=" not in auth

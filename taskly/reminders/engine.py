@@ -187,12 +187,14 @@ class ReminderEngine:
         following = next_occurrence(
             rule, max(now, occurrence), target["time_zone"], target["due_at"]
         )
-        if target["deleted_at"] is not None or target["status"] == "done":
+        if target["status"] == "done":  # reminds "until the task is done": that is now
             await queries.skip_occurrence(
                 conn, id=reminder["id"], worker=self.worker, next_fire_at=None, state="finished"
             )
             return 0
-        if not target["reminders_enabled"]:
+        if target["deleted_at"] is not None or not target["reminders_enabled"]:
+            # Deleted (Undo may still bring it back, reminders included) or mail switched off:
+            # skip this occurrence without sending, and keep the rule for the next one.
             await queries.skip_occurrence(
                 conn,
                 id=reminder["id"],

@@ -164,8 +164,11 @@ async def test_finished_deleted_and_unsubscribed_tasks_send_nothing(app, user, d
     await engine.tick()
     reminders = [m for m in sink.messages if m["Subject"].startswith("Reminder:")]
     assert reminders == []
-    assert await db.fetchval("SELECT count(*) FROM reminders WHERE state = 'active'") == 0
     assert [m["Subject"] for m in sink.messages] == ["Reminders off: Unsubscribed"]
+    states = dict(await db.fetch("SELECT task_id, state FROM reminders"))
+    assert states[done] == "finished"
+    assert states[gone] == "active"  # kept for Undo, skipped while deleted
+    assert unsubscribed not in states
 
 
 async def test_reminder_mail_switched_off_sends_nothing_and_moves_on(app, user, db, sink):
@@ -347,3 +350,25 @@ def test_two_processes_deliver_each_of_200_reminders_once(database_url, sink, tm
         assert len(set(ids)) == 200
     finally:
         asyncio.run(clean())
+
+
+async def test_smtp_url_with_starttls_is_refused_by_a_server_without_it(app, user, db, sink):
+    """smtp:// requires STARTTLS: a server that does not offer it gets nothing, not clear text."""
+    task_id = await new_task(user, db, "Secret")
+    fire = at("2026-12-01T09:00:00+00:00")
+    await add_rule(db, task_id, fire)
+    plain = f"smtp://user:password@127.0.0.1:{sink.port}"
+    from dataclasses import replace
+
+    from taskly.mail import SmtpConfig
+    from taskly.reminders.engine import ReminderEngine
+
+    settings = replace(app.extensions["taskly.settings"], smtp_url=plain)
+    engine = ReminderEngine(
+        settings, app.extensions[POOL_KEY], SmtpConfig.from_url(plain), Clock(fire)
+    )
+    assert await engine.tick() == 0
+    assert sink.messages == []
+    row = await db.fetchrow("SELECT state, last_error FROM reminders")
+    assert row["state"] == "failed"
+    assert "does not offer STARTTLS" in row["last_error"]

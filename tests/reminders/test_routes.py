@@ -137,9 +137,12 @@ async def test_snooze_links(app, user, db):
     task_id = await new_task(user, db, "Snooze me")
     browser = app.test_client()
     before = datetime.now(UTC)
-    await browser.post(await link_for(db, "snooze_hour", task_id))
+    snooze = await link_for(db, "snooze_hour", task_id)
+    await browser.post(snooze)
     fire = await db.fetchval("SELECT fire_at FROM reminders WHERE kind = 'at'")
     assert timedelta(minutes=59) < fire - before < timedelta(minutes=61)
+    assert (await browser.post(snooze)).status_code == 409  # once
+    assert await db.fetchval("SELECT count(*) FROM reminders WHERE kind = 'at'") == 1
     await browser.post(await link_for(db, "snooze_tomorrow", task_id))
     tomorrow = await db.fetchval("SELECT max(fire_at) FROM reminders WHERE kind = 'at'")
     local = tomorrow.astimezone(ZoneInfo("Europe/Berlin"))
