@@ -18,6 +18,7 @@ from aiosmtpd.controller import Controller
 from taskly.db import POOL_KEY
 from taskly.mail import SmtpConfig
 from taskly.reminders.engine import ReminderEngine
+from tests.helpers import page_token, sign_up
 
 
 class Sink:
@@ -78,6 +79,21 @@ class Clock:
 def engine_for(app: Any, sink: Sink, clock: Clock, **overrides: Any) -> ReminderEngine:
     settings = replace(app.extensions["taskly.settings"], smtp_url=sink.url, **overrides)
     return ReminderEngine(settings, app.extensions[POOL_KEY], SmtpConfig.from_url(sink.url), clock)
+
+
+@pytest.fixture
+async def user(client: Any) -> Any:
+    """A signed-up client whose clock is Europe/Berlin."""
+    await sign_up(client, time_zone="Europe/Berlin")
+    return client
+
+
+async def new_task(client: Any, db: Any, title: str) -> int:
+    token = await page_token(client, "/")
+    headers = {"X-CSRF-Token": token, "HX-Request": "true"}
+    await client.post("/tasks", form={"title": title}, headers=headers)
+    task_id: int = await db.fetchval("SELECT id FROM tasks WHERE title = $1", title)
+    return task_id
 
 
 def at(text: str) -> datetime:

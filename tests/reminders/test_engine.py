@@ -10,25 +10,11 @@ import subprocess
 import sys
 from datetime import UTC, datetime, time, timedelta
 
-import pytest
-
 from taskly.db import POOL_KEY, queries
-from tests.helpers import page_token, sign_up
-from tests.reminders.conftest import Clock, at, engine_for
+from tests.helpers import page_token
+from tests.reminders.conftest import Clock, at, engine_for, new_task
 
 HX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-async def user(client):
-    await sign_up(client, time_zone="Europe/Berlin")
-    return client
-
-
-async def new_task(client, db, title: str) -> int:
-    token = await page_token(client, "/")
-    await client.post("/tasks", form={"title": title}, headers={"X-CSRF-Token": token, **HX})
-    return await db.fetchval("SELECT id FROM tasks WHERE title = $1", title)
 
 
 async def add_rule(db, task_id: int, next_fire_at: datetime, **rule) -> int:

@@ -10,21 +10,10 @@ import time_machine
 
 from taskly.reminders.model import sign_action
 from tests.helpers import page_token, sign_up
+from tests.reminders.conftest import new_task
 
 HX = {"HX-Request": "true"}
 SECRET = "test-secret-" + "x" * 32
-
-
-@pytest.fixture
-async def user(client):
-    await sign_up(client, time_zone="Europe/Berlin")
-    return client
-
-
-async def new_task(client, db, title: str) -> int:
-    token = await page_token(client, "/")
-    await client.post("/tasks", form={"title": title}, headers={"X-CSRF-Token": token, **HX})
-    return await db.fetchval("SELECT id FROM tasks WHERE title = $1", title)
 
 
 async def post(client, path: str, form: dict[str, str] | None = None, htmx: bool = True):
