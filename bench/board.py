@@ -197,6 +197,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--tasks", type=int, nargs="+", default=[200, 2000])
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 32])
+    parser.add_argument(
+        "--endpoints", nargs="+", default=["healthz", "dashboard", "create", "toggle"]
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -224,7 +227,7 @@ def main() -> None:
                 "HX-Request: true",
                 "Content-Type: application/x-www-form-urlencoded",
             ]
-            for kind in ("healthz", "dashboard", "create", "toggle"):
+            for kind in args.endpoints:
                 script = workdir / f"{kind}.lua"
                 lua_script(script, kind, task_ids)
                 for connections in args.connections:
