@@ -20,6 +20,7 @@ async def start_scheduler(app: Quart, settings: Settings, pool: asyncpg.Pool) ->
     """Every REMINDER_INTERVAL seconds, send what is due (APScheduler, in this process)."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    from taskly.core.housekeeping import sweep
     from taskly.mail import SmtpConfig
     from taskly.reminders.engine import ReminderEngine
 
@@ -33,6 +34,9 @@ async def start_scheduler(app: Quart, settings: Settings, pool: asyncpg.Pool) ->
         max_instances=1,
         coalesce=True,
         next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        sweep, "interval", args=(pool, settings), minutes=10, max_instances=1, coalesce=True
     )
     scheduler.start()
     app.extensions["taskly.scheduler"] = (scheduler, engine)

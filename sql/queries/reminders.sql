@@ -150,3 +150,6 @@ INSERT INTO dev_mail (mail_from, rcpt_to, message) VALUES (:mail_from, :rcpt_to,
 
 -- name: select-dev-mail()
 SELECT * FROM dev_mail ORDER BY id DESC LIMIT 50;
+
+-- name: delete-old-used-links(max_age)!
+DELETE FROM used_links WHERE used_at < now() - make_interval(secs => :max_age);

@@ -131,3 +131,6 @@ SELECT me.status, (SELECT count(*) FROM swapped) AS moved FROM me;
 -- Deleted tasks stay restorable for a day, then go for good.
 DELETE FROM tasks
  WHERE user_id = :user_id AND deleted_at < now() - interval '1 day';
+
+-- name: purge-all-deleted-tasks()!
+DELETE FROM tasks WHERE deleted_at < now() - interval '1 day';

@@ -5,6 +5,7 @@ so a mail scanner that prefetches links changes nothing."""
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +23,6 @@ from taskly.reminders.model import (
     Rule,
     first_occurrence,
     local_wall,
-    message_id,
     read_action,
     use_link,
 )
@@ -43,8 +43,7 @@ async def queue_mail(
     conn: asyncpg.Connection, user_id: int, task_id: int, template: str, **context: Any
 ) -> None:
     """Confirmation mail goes through the outbox, in the caller's transaction: never lost."""
-    now = datetime.now(UTC)
-    mid = message_id(template, task_id, now, _domain()).replace("@", f"-{now.microsecond}@")
+    mid = f"<{template}-{task_id}-{secrets.token_hex(8)}@{_domain()}>"
     await queries.insert_outbox(
         conn,
         user_id=user_id,
