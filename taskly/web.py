@@ -22,7 +22,8 @@ from markupsafe import Markup
 from quart import Quart, current_app, g, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import current_user, logout_user
-from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from taskly.auth.model import select_session_user, touch_session
@@ -31,6 +32,16 @@ from taskly.settings import Settings
 
 log = logging.getLogger("taskly.request")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+class IdConverter(IntegerConverter):
+    """`<id:task_id>`: a positive id that fits PostgreSQL's bigint (else 404, not a 500)."""
+
+    def __init__(self, map: Map) -> None:
+        super().__init__(map, min=1, max=2**63 - 1)
+
+
 # Endpoints that never touch user data: no session lookup, no database round trip.
 PUBLIC_ENDPOINTS = frozenset({"static", "core.healthz", "core.readyz"})
 TOUCH_EVERY = timedelta(minutes=1)
@@ -131,8 +142,17 @@ def csrf_token() -> str:
 
 
 def safe_next(target: str | None) -> str:
-    """A local path to continue to after login; anything else goes to the dashboard."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    """A local path to continue to after login; anything else goes to the dashboard.
+    Browsers drop tabs and newlines and treat backslashes as slashes, so any of those (or a
+    scheme or host) makes the target unsafe: `/\t/evil.example` would leave the site."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("tasks.dashboard")
 
@@ -168,6 +188,16 @@ async def _begin_request() -> None:
             await touch_session(conn, token)
     g.user = found.user
     g.session_token = token
+
+
+async def _reject_nul() -> None:
+    """PostgreSQL text cannot hold NUL: refuse it up front with a 400, not a 500."""
+    if any("\x00" in value for value in request.args.values()):
+        raise BadRequest("The request contains a NUL character.")
+    if request.method not in SAFE_METHODS and request.mimetype in FORM_TYPES:
+        form = await request.form
+        if any("\x00" in value for value in form.values()):
+            raise BadRequest("The form contains a NUL character. Remove it and try again.")
 
 
 async def _check_csrf() -> None:
@@ -287,7 +317,9 @@ async def _handle_unexpected(error: Exception) -> ResponseReturnValue:
 
 
 def init_app(app: Quart) -> None:
+    app.url_map.converters["id"] = IdConverter
     app.before_request(_begin_request)
+    app.before_request(_reject_nul)
     app.before_request(_check_csrf)
     app.after_request(_finish_response)
     app.register_error_handler(HTTPException, _handle_http_error)

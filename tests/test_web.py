@@ -172,3 +172,32 @@ async def test_production_cookies_are_host_prefixed_secure_httponly_lax(make_app
     for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
         assert flag in auth
     assert "Domain=" not in auth
+
+
+async def test_hostile_input_is_a_4xx_never_a_500(client, db):
+    await sign_up(client)
+    token_page = await (await client.get("/")).get_data(as_text=True)
+    import re
+
+    token = re.search(r'"X-CSRF-Token": "([0-9a-f]+)"', token_page)[1]
+    headers = {"X-CSRF-Token": token}
+    nul = await client.post("/tasks", form={"title": "bad\x00title"}, headers=headers)
+    assert nul.status_code == 400
+    assert (await client.get("/?q=a%00b")).status_code == 400
+    huge = await client.get("/tasks/99999999999999999999")
+    assert huge.status_code == 404
+    await client.post("/tasks", form={"title": "ok"}, headers=headers)
+    task_id = await db.fetchval("SELECT id FROM tasks")
+    big_version = await client.post(
+        f"/tasks/{task_id}", form={"title": "x", "version": "9" * 30}, headers=headers
+    )
+    assert big_version.status_code == 400
+    far = await client.post("/tasks", form={"title": "far due:9999-12-31"}, headers=headers)
+    assert far.status_code == 302  # created (no HX-Request: redirect), the far date left as text
+    assert await db.fetchval("SELECT due_at FROM tasks WHERE title = 'far due:9999-12-31'") is None
+    odd = await client.post(
+        f"/tasks/{task_id}/reminders",
+        form={"lead": "²", "repeat": "daily", "repeat_day": "²"},
+        headers=headers,
+    )
+    assert odd.status_code == 422

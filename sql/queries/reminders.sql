@@ -20,13 +20,15 @@ WITH due AS (
     SELECT id FROM reminders
      WHERE state = 'active' AND next_fire_at <= :now
        AND (retry_at IS NULL OR retry_at <= :now)
-       AND (claimed_until IS NULL OR claimed_until < :now)
+       AND (claimed_until IS NULL OR claimed_until < now())
      ORDER BY next_fire_at
      LIMIT :batch
        FOR UPDATE SKIP LOCKED
 )
+-- Leases run on the database's clock, shared by every instance (:now, the engine's clock,
+-- only decides what is due).
 UPDATE reminders r
-   SET claimed_by = :worker, claimed_until = :now + make_interval(secs => :lease_seconds)
+   SET claimed_by = :worker, claimed_until = now() + make_interval(secs => :lease_seconds)
   FROM due
  WHERE r.id = due.id
 RETURNING r.*;
@@ -85,13 +87,13 @@ UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = :wo
 WITH due AS (
     SELECT id FROM outbox
      WHERE state = 'pending' AND retry_at <= :now
-       AND (claimed_until IS NULL OR claimed_until < :now)
+       AND (claimed_until IS NULL OR claimed_until < now())
      ORDER BY retry_at
      LIMIT :batch
        FOR UPDATE SKIP LOCKED
 )
 UPDATE outbox o
-   SET claimed_by = :worker, claimed_until = :now + make_interval(secs => :lease_seconds)
+   SET claimed_by = :worker, claimed_until = now() + make_interval(secs => :lease_seconds)
   FROM due
  WHERE o.id = due.id
 RETURNING o.*, (SELECT email FROM users WHERE id = o.user_id) AS email,
@@ -148,8 +150,8 @@ UPDATE reminders SET next_fire_at = :next_fire_at WHERE id = :id;
 -- name: insert-dev-mail(mail_from, rcpt_to, message)!
 INSERT INTO dev_mail (mail_from, rcpt_to, message) VALUES (:mail_from, :rcpt_to, :message);
 
--- name: select-dev-mail()
-SELECT * FROM dev_mail ORDER BY id DESC LIMIT 50;
+-- name: select-dev-mail(email)
+SELECT * FROM dev_mail WHERE lower(rcpt_to) = lower(:email) ORDER BY id DESC LIMIT 50;
 
 -- name: delete-old-used-links(max_age)!
 DELETE FROM used_links WHERE used_at < now() - make_interval(secs => :max_age);

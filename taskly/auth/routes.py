@@ -33,12 +33,19 @@ def signup_errors(form: dict[str, str]) -> dict[str, str]:
             errors[field] = f"Enter your {label}."
         elif len(form[field]) > NAME_MAX:
             errors[field] = f"Use at most {NAME_MAX} characters."
+        elif not form[field].isprintable():  # no line breaks or control characters
+            errors[field] = "Use letters, spaces and punctuation only."
     email = form["email"]
     local, _, domain = email.rpartition("@")
     if not email:
         errors["email"] = "Enter your email address."
     elif (
-        len(email) > EMAIL_MAX or not local or "." not in domain or any(c.isspace() for c in email)
+        len(email) > EMAIL_MAX
+        or not local
+        or "." not in domain
+        or not email.isascii()  # mail servers without SMTPUTF8 could not take anything else
+        or not email.isprintable()
+        or any(c.isspace() for c in email)
     ):
         errors["email"] = "Enter an email address like name@example.com."
     if problem := password_error(form["password"]):

@@ -1,4 +1,4 @@
-"""Development only: the mail the local sink caught, at /dev/mail."""
+"""Development only: the mail the local sink caught for the logged-in user, at /dev/mail."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import email
 from email import policy
 from typing import Any
 
-from quart import Blueprint
+from quart import Blueprint, g
 from quart.typing import ResponseReturnValue
 
 from taskly.db import connection, queries
@@ -31,5 +31,7 @@ def summarize(row: Any) -> dict[str, Any]:
 @login_required
 async def caught_mail() -> ResponseReturnValue:
     async with connection() as conn:
-        messages = [summarize(row) async for row in queries.select_dev_mail(conn)]
+        messages = [
+            summarize(row) async for row in queries.select_dev_mail(conn, email=g.user.email)
+        ]
     return await render("pages/dev_mail.html", messages=messages)

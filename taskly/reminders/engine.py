@@ -59,7 +59,7 @@ def utcnow() -> datetime:
 
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min ... up to an hour between tries of a temporarily failing message."""
-    return timedelta(seconds=min(BACKOFF_MAX, BACKOFF_START * 2**attempts))
+    return timedelta(seconds=min(BACKOFF_MAX, BACKOFF_START * 2 ** min(attempts, 12)))
 
 
 def local_text(instant: datetime | None, zone: str, all_day: bool = False) -> str:
@@ -105,8 +105,13 @@ class ReminderEngine:
         LANES batches go out side by side, each with its own SMTP connection (reused for the
         whole batch) and its own claim: while one waits on the mail server or the database,
         another builds its next message."""
-        results = await asyncio.gather(*(self._lane() for _ in range(LANES)))
-        return sum(results)
+        results = await asyncio.gather(
+            *(self._lane() for _ in range(LANES)), return_exceptions=True
+        )
+        for result in results:  # every lane has finished (no claim left mid-send); now report
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
 
     async def _lane(self) -> int:
         sent = 0
@@ -145,7 +150,7 @@ class ReminderEngine:
 
     async def _reminder_batch(self, mailer: Mailer) -> tuple[int, int]:
         now = self.clock()
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.settings.db_acquire_timeout) as conn:
             claimed = [
                 row
                 async for row in queries.claim_due_reminders(
@@ -176,7 +181,20 @@ class ReminderEngine:
                         self.worker,
                     )
                     break
-                sent += await self._deliver(conn, mailer, reminder, targets[reminder["id"]], now)
+                try:
+                    sent += await self._deliver(
+                        conn, mailer, reminder, targets[reminder["id"]], now
+                    )
+                except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+                    raise  # the database went away: the lease hands the batch back
+                except Exception as exc:  # one bad row must not hold up the rest
+                    log.exception("reminder %s cannot be sent", reminder["id"])
+                    await queries.fail_reminder(
+                        conn,
+                        id=reminder["id"],
+                        worker=self.worker,
+                        error=f"cannot be sent: {type(exc).__name__}",
+                    )
         return sent, len(claimed)
 
     async def _deliver(
@@ -187,14 +205,13 @@ class ReminderEngine:
         following = next_occurrence(
             rule, max(now, occurrence), target["time_zone"], target["due_at"]
         )
-        if target["status"] == "done":  # reminds "until the task is done": that is now
-            await queries.skip_occurrence(
-                conn, id=reminder["id"], worker=self.worker, next_fire_at=None, state="finished"
-            )
-            return 0
-        if target["deleted_at"] is not None or not target["reminders_enabled"]:
-            # Deleted (Undo may still bring it back, reminders included) or mail switched off:
-            # skip this occurrence without sending, and keep the rule for the next one.
+        if (
+            target["status"] == "done"
+            or target["deleted_at"] is not None
+            or not target["reminders_enabled"]
+        ):
+            # Done, deleted, or mail switched off: send nothing for this occurrence but keep the
+            # rule, so Undo (or reopening the task, or switching mail on) brings it back.
             await queries.skip_occurrence(
                 conn,
                 id=reminder["id"],
@@ -282,7 +299,7 @@ class ReminderEngine:
 
     async def _outbox_batch(self, mailer: Mailer) -> tuple[int, int]:
         now = self.clock()
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.settings.db_acquire_timeout) as conn:
             claimed = [
                 row
                 async for row in queries.claim_outbox(
@@ -298,20 +315,17 @@ class ReminderEngine:
             for row in claimed:
                 if self.stopping or time.monotonic() > deadline:
                     break  # the rest is released by its lease or by stop()
-                context = {**json.loads(row["context"]), "first_name": row["first_name"]}
-                message = build_message(
-                    sender=self.settings.mail_from,
-                    to=row["email"],
-                    to_name=row["first_name"],
-                    subject=context["subject"],
-                    text=mail_templates.get_template(f"email/{row['template']}.txt").render(
-                        context
-                    ),
-                    html=mail_templates.get_template(f"email/{row['template']}.html").render(
-                        context
-                    ),
-                    message_id=row["message_id"],
-                )
+                try:
+                    message = self._outbox_message(row)
+                except Exception as exc:  # one bad row must not hold up the rest
+                    log.exception("outbox %s cannot be sent", row["id"])
+                    await queries.fail_outbox(
+                        conn,
+                        id=row["id"],
+                        worker=self.worker,
+                        error=f"cannot be sent: {type(exc).__name__}",
+                    )
+                    continue
                 try:
                     await self._send(mailer, message)
                 except TemporaryMailError as exc:
@@ -331,3 +345,16 @@ class ReminderEngine:
                 await queries.finish_outbox(conn, id=row["id"], worker=self.worker)
                 sent += 1
         return sent, len(claimed)
+
+    def _outbox_message(self, row: Any) -> Any:
+        context = {**json.loads(row["context"]), "first_name": row["first_name"]}
+        template = row["template"]
+        return build_message(
+            sender=self.settings.mail_from,
+            to=row["email"],
+            to_name=row["first_name"],
+            subject=context["subject"],
+            text=mail_templates.get_template(f"email/{template}.txt").render(context),
+            html=mail_templates.get_template(f"email/{template}.html").render(context),
+            message_id=row["message_id"],
+        )

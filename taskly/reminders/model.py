@@ -124,19 +124,22 @@ class LinkError(ValueError):
 
 def read_action(secret: str, token: str, max_age: int) -> LinkAction:
     try:
-        data = _serializer(secret).loads(token, max_age=max_age)
+        data, signed_at = _serializer(secret).loads(token, max_age=max_age, return_timestamp=True)
     except SignatureExpired:
         raise LinkError("This link has expired. Open the task in Taskly instead.") from None
     except BadSignature:
         raise LinkError("This link is not valid. It may have been copied incompletely.") from None
     if not isinstance(data, dict) or data.get("a") not in ACTIONS:
         raise LinkError("This link is not valid.")
+    # "Used once" is keyed on what the token says, not on its text: the same signature can be
+    # written several ways (padding), and each must count as the same link.
+    identity = f"{data['a']}:{data['u']}:{data['t']}:{data['r']}:{signed_at.timestamp()}"
     return LinkAction(
         data["a"],
         int(data["u"]),
         int(data["t"]),
         int(data["r"]),
-        hashlib.sha256(token.encode()).digest(),
+        hashlib.sha256(identity.encode()).digest(),
     )
 
 

@@ -67,6 +67,8 @@ def parse_rules(
     if values["at"]:
         try:
             local = datetime.fromisoformat(values["at"])
+            if not 2000 <= local.year <= 2200:
+                raise ValueError("out of range")
         except ValueError:
             errors["at"] = "Enter a date and time like 2026-12-24 09:00."
         else:
@@ -76,7 +78,7 @@ def parse_rules(
             else:
                 rules.append(Rule("at", fire_at=instant))
     if values["lead"]:
-        if not values["lead"].isdigit() or int(values["lead"]) not in LEAD_CHOICES:
+        if not values["lead"].isdecimal() or int(values["lead"]) not in LEAD_CHOICES:
             errors["lead"] = "Choose a lead time from the list."
         elif due_at is None:
             errors["lead"] = "This task has no due date. Set one first, or choose a time."
@@ -91,7 +93,7 @@ def parse_rules(
             except ValueError:
                 errors["repeat_time"] = "Enter a time like 09:00."
             else:
-                day = int(values["repeat_day"]) if values["repeat_day"].isdigit() else 0
+                day = int(values["repeat_day"]) if values["repeat_day"].isdecimal() else 0
                 if not 0 <= day <= 6:
                     errors["repeat_day"] = "Choose a day of the week."
                 rules.append(
@@ -121,7 +123,7 @@ async def _owned(conn: asyncpg.Connection, task_id: int) -> Any:
     return task
 
 
-@blueprint.route("/tasks/<int:task_id>/reminders")
+@blueprint.route("/tasks/<id:task_id>/reminders")
 @login_required
 async def edit(task_id: int) -> ResponseReturnValue:
     async with connection() as conn:
@@ -145,7 +147,7 @@ async def _card_response(task_id: int, message: str) -> ResponseReturnValue:
     return await card_fragment(task_id, announce=message)
 
 
-@blueprint.route("/tasks/<int:task_id>/reminders", methods=["POST"])
+@blueprint.route("/tasks/<id:task_id>/reminders", methods=["POST"])
 @login_required
 async def subscribe(task_id: int) -> ResponseReturnValue:
     form = await request.form
@@ -196,7 +198,7 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
     return await _card_response(task_id, f"Reminders set for “{task.title[:60]}”.")
 
 
-@blueprint.route("/tasks/<int:task_id>/reminders/delete", methods=["POST"])
+@blueprint.route("/tasks/<id:task_id>/reminders/delete", methods=["POST"])
 @login_required
 async def unsubscribe(task_id: int) -> ResponseReturnValue:
     async with transaction() as conn:
@@ -281,6 +283,16 @@ async def link_action(token: str) -> ResponseReturnValue:
         if link.action == "done":
             await update_task_status(conn, link.task_id, link.user_id, "done")
             result = "Marked done. No more reminders for it."
+        elif link.action.startswith("snooze") and not await conn.fetchval(
+            "SELECT 1 FROM reminders WHERE id = $1 AND user_id = $2",
+            link.reminder_id,
+            link.user_id,
+        ):
+            return await render(
+                "pages/mail_action.html",
+                error="You unsubscribed from this task's reminders, so there is nothing to snooze.",
+                status=409,
+            )
         elif link.action == "snooze_hour":
             await queries.snooze_task(
                 conn, user_id=link.user_id, task_id=link.task_id, fire_at=now + timedelta(hours=1)

@@ -104,7 +104,9 @@ class Undo:
             return None
         if status not in STATUSES or (status == "done") != (completed is not None):
             return None
-        if completed is not None and completed.tzinfo is None:
+        if completed is not None and (
+            completed.tzinfo is None or not 2000 <= completed.year <= 2200
+        ):
             return None
         if position != position or abs(position) > 1e15:  # NaN or absurd
             return None
@@ -247,7 +249,7 @@ def parse_quick_add(text: str, zone: str) -> TaskInput:
             remaining = remaining.replace(match[0], " ", 1)
     for match in _DUE_TOKEN.finditer(text):
         parsed = _parse_due(match[1], local_now(zone).date())
-        if parsed is not None:
+        if parsed is not None and 2000 <= parsed[0].year <= 2200:
             data.due_at, data.due_all_day = due_from_local(parsed[0], parsed[1], zone)
             remaining = remaining.replace(match[0], " ", 1)
     data.title = " ".join(remaining.split())

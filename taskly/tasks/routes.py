@@ -139,7 +139,7 @@ async def _owned(task_id: int) -> Task:
     return task
 
 
-@blueprint.route("/tasks/<int:task_id>")
+@blueprint.route("/tasks/<id:task_id>")
 @login_required
 async def show(task_id: int) -> ResponseReturnValue:
     task = await _owned(task_id)
@@ -148,7 +148,7 @@ async def show(task_id: int) -> ResponseReturnValue:
     )
 
 
-@blueprint.route("/tasks/<int:task_id>/edit")
+@blueprint.route("/tasks/<id:task_id>/edit")
 @login_required
 async def edit(task_id: int) -> ResponseReturnValue:
     task = await _owned(task_id)
@@ -159,7 +159,7 @@ async def edit(task_id: int) -> ResponseReturnValue:
     )
 
 
-@blueprint.route("/tasks/<int:task_id>", methods=["POST"])
+@blueprint.route("/tasks/<id:task_id>", methods=["POST"])
 @login_required
 async def update(task_id: int) -> ResponseReturnValue:
     form = await request.form
@@ -167,6 +167,8 @@ async def update(task_id: int) -> ResponseReturnValue:
     try:
         version = int(form.get("version", ""))
     except ValueError:
+        version = -1
+    if not 0 < version < 2**31:
         abort(400, "The form is missing its version. Reload the page and try again.")
     current = await _owned(task_id)
     status = 200
@@ -206,7 +208,7 @@ async def _flash_undo(message: str, undo: Undo) -> None:
     await flash(json.dumps(payload), "undo")
 
 
-@blueprint.route("/tasks/<int:task_id>/status", methods=["POST"])
+@blueprint.route("/tasks/<id:task_id>/status", methods=["POST"])
 @login_required
 async def change_status(task_id: int) -> ResponseReturnValue:
     status = (await request.form).get("status", "")
@@ -231,7 +233,7 @@ async def change_status(task_id: int) -> ResponseReturnValue:
     return body, 200, {"HX-Reswap": "delete", "Vary": "HX-Request"}
 
 
-@blueprint.route("/tasks/<int:task_id>/delete", methods=["POST"])
+@blueprint.route("/tasks/<id:task_id>/delete", methods=["POST"])
 @login_required
 async def delete(task_id: int) -> ResponseReturnValue:
     async with transaction() as conn:
@@ -248,7 +250,7 @@ async def delete(task_id: int) -> ResponseReturnValue:
     return body, 200, {"HX-Reswap": "delete", "Vary": "HX-Request"}
 
 
-@blueprint.route("/tasks/<int:task_id>/restore", methods=["POST"])
+@blueprint.route("/tasks/<id:task_id>/restore", methods=["POST"])
 @login_required
 async def restore(task_id: int) -> ResponseReturnValue:
     undo = Undo.from_form(task_id, await request.form)
@@ -270,7 +272,7 @@ async def restore(task_id: int) -> ResponseReturnValue:
     )
 
 
-@blueprint.route("/tasks/<int:task_id>/move", methods=["POST"])
+@blueprint.route("/tasks/<id:task_id>/move", methods=["POST"])
 @login_required
 async def move(task_id: int) -> ResponseReturnValue:
     direction = (await request.form).get("direction", "")

@@ -56,6 +56,12 @@ async def test_signup_errors_are_shown_beside_fields_and_input_is_kept(client, d
         ({"email": ""}, "email", "Enter your email address."),
         ({"email": "not-an-email"}, "email", "Enter an email address like name@example.com."),
         ({"email": "a b@example.com"}, "email", "Enter an email address like name@example.com."),
+        ({"email": "josé@example.com"}, "email", "Enter an email address like name@example.com."),
+        (
+            {"last_name": "Love\nX-Header: y"},
+            "last_name",
+            "Use letters, spaces and punctuation only.",
+        ),
         ({"password": "short"}, "password", "Use at least 8 characters."),
         ({"password": "p" * 129}, "password", "Use at most 128 characters."),
     ]

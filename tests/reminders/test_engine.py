@@ -152,9 +152,13 @@ async def test_finished_deleted_and_unsubscribed_tasks_send_nothing(app, user, d
     assert reminders == []
     assert [m["Subject"] for m in sink.messages] == ["Reminders off: Unsubscribed"]
     states = dict(await db.fetch("SELECT task_id, state FROM reminders"))
-    assert states[done] == "finished"
-    assert states[gone] == "active"  # kept for Undo, skipped while deleted
+    assert states[done] == states[gone] == "active"  # kept for Undo / reopening, skipped now
     assert unsubscribed not in states
+    # Reopened, the task's reminder resumes at its next occurrence.
+    await user.post(f"/tasks/{done}/status", form={"status": "todo"}, headers=headers)
+    engine.clock.now = fire + timedelta(days=1, hours=1)  # type: ignore[attr-defined]
+    assert await engine.tick() == 1
+    assert sink.messages[-1]["Subject"] == "Reminder: Done already"
 
 
 async def test_reminder_mail_switched_off_sends_nothing_and_moves_on(app, user, db, sink):
@@ -358,3 +362,33 @@ async def test_smtp_url_with_starttls_is_refused_by_a_server_without_it(app, use
     row = await db.fetchrow("SELECT state, last_error FROM reminders")
     assert row["state"] == "failed"
     assert "does not offer STARTTLS" in row["last_error"]
+
+
+async def test_one_unsendable_row_does_not_hold_up_the_others(app, user, db, sink):
+    fire = at("2026-12-01T09:00:00+00:00")
+    good = await new_task(user, db, "Good")
+    await add_rule(db, good, fire + timedelta(seconds=1))
+    bad_user = await db.fetchval(
+        "INSERT INTO users (email, first_name, last_name, password_hash)"
+        " VALUES ('josé@example.com', 'Jo\nX: y', 'Bad', 'x') RETURNING id"
+    )
+    bad = await db.fetchval(
+        "INSERT INTO tasks (user_id, title, position) VALUES ($1, 'Bad', 1) RETURNING id",
+        bad_user,
+    )
+    await add_rule(db, bad, fire)  # due first, so it is tried first
+    engine = engine_for(app, sink, Clock(fire + timedelta(minutes=1)))
+    assert await engine.tick() == 1
+    assert [m["Subject"] for m in sink.messages] == ["Reminder: Good"]
+    row = await db.fetchrow(
+        "SELECT state, last_error, claimed_by FROM reminders WHERE task_id = $1", bad
+    )
+    assert row["state"] == "failed" and row["claimed_by"] is None
+    assert row["last_error"].startswith("cannot be sent")
+
+
+def test_backoff_grows_and_is_capped():
+    from taskly.reminders.engine import backoff
+
+    assert [backoff(n).total_seconds() for n in range(4)] == [30, 60, 120, 240]
+    assert backoff(10_000).total_seconds() == 3600

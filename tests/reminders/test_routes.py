@@ -196,3 +196,38 @@ async def test_dev_mail_exists_only_in_development(make_app, client):
     page = await dev_client.get("/dev/mail")
     assert page.status_code == 200
     assert "Caught mail" in await page.get_data(as_text=True)
+
+
+async def test_a_link_works_once_however_its_signature_is_written(app, user, db):
+    task_id = await new_task(user, db, "Padding")
+    link = await link_for(db, "snooze_hour", task_id)
+    browser = app.test_client()
+    assert (await browser.post(link)).status_code == 200
+    for variant in (link + "=", link + "==", link + "==="):
+        response = await browser.post(variant)
+        assert response.status_code in (400, 409), variant
+    assert await db.fetchval("SELECT count(*) FROM reminders WHERE kind = 'at'") == 1
+
+
+async def test_snooze_after_unsubscribing_does_nothing(app, user, db):
+    task_id = await new_task(user, db, "Gone quiet")
+    snooze = await link_for(db, "snooze_hour", task_id)
+    await post(user, f"/tasks/{task_id}/reminders/delete")
+    response = await app.test_client().post(snooze)
+    assert response.status_code == 409
+    assert "unsubscribed" in await response.get_data(as_text=True)
+    assert await db.fetchval("SELECT count(*) FROM reminders") == 0
+
+
+async def test_dev_mail_shows_only_your_own_mail(make_app, db):
+    dev = await make_app(env="development")
+    client = dev.test_client()
+    await sign_up(client, email="me@example.com")
+    await db.execute(
+        "INSERT INTO dev_mail (mail_from, rcpt_to, message) VALUES"
+        " ('t@x', 'me@example.com', 'Subject: For me\n\nhello'),"
+        " ('t@x', 'other@example.com', 'Subject: Not for me\n\nsecret link')"
+    )
+    html = await (await client.get("/dev/mail")).get_data(as_text=True)
+    assert "For me" in html
+    assert "Not for me" not in html
