@@ -26,7 +26,7 @@ from pathlib import Path
 
 import asyncpg
 
-from taskly.db import create_pool
+from taskly.db import create_pool, queries
 from taskly.mail import SmtpConfig
 from taskly.migrations import migrate
 from taskly.reminders.engine import ReminderEngine
@@ -152,16 +152,18 @@ async def main() -> None:
         "UPDATE reminders SET next_fire_at = now() - interval '1 second'"
         " WHERE id IN (SELECT id FROM reminders WHERE state = 'active' LIMIT 10)"
     )
+    # The engine's own claim statement, as aiosql prepared it ($1 now, $2 batch, $3 worker,
+    # $4 lease seconds), inside a transaction that is rolled back.
+    transaction = conn.transaction()
+    await transaction.start()
     plan = await conn.fetch(
-        "EXPLAIN (ANALYZE, COSTS OFF, TIMING ON)"
-        " WITH due AS (SELECT id FROM reminders WHERE state = 'active' AND next_fire_at <= $1"
-        "   AND (retry_at IS NULL OR retry_at <= $1)"
-        "   AND (claimed_until IS NULL OR claimed_until < $1)"
-        "   ORDER BY next_fire_at LIMIT 200 FOR UPDATE SKIP LOCKED)"
-        " UPDATE reminders r SET claimed_by = 'bench', claimed_until = $1 + interval '2 minutes'"
-        " FROM due WHERE r.id = due.id RETURNING r.id",
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING ON) " + queries.claim_due_reminders.sql,
         datetime.now(UTC),
+        200,
+        "bench",
+        120.0,
     )
+    await transaction.rollback()
     total = await conn.fetchval("SELECT count(*) FROM reminders")
     print(f"EXPLAIN ANALYZE of the claim query, {total:,} reminders in the table:")
     for row in plan:
