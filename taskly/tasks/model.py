@@ -32,6 +32,7 @@ PRIORITY_WORDS = {
 }
 FILTERS = ("", "overdue", "today")
 DONE_SHOWN = 50  # the Done bucket shows the most recent; older ones are found by search
+MEDIAN_WINDOW = timedelta(days=30)  # "median time to done" is over recent completions
 ALL_DAY_TIME = time(23, 59)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -287,8 +288,13 @@ async def select_board(
 async def select_stats(conn: asyncpg.Connection, user_id: int, zone: str) -> Stats:
     today = local_now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     week_start = today - timedelta(days=today.weekday())
+    now = datetime.now(UTC)
     row = await queries.select_stats(
-        conn, user_id=user_id, now=datetime.now(UTC), week_start=week_start
+        conn,
+        user_id=user_id,
+        now=now,
+        week_start=week_start,
+        median_since=now - MEDIAN_WINDOW,
     )
     return Stats(**dict(row))
 

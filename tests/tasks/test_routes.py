@@ -451,3 +451,41 @@ async def test_dashboard_query_count_does_not_grow_with_tasks(make_app, db):
         assert html.count('<li id="task-') == await db.fetchval("SELECT count(*) FROM tasks")
         counts.append(len(statements))
     assert counts[0] == counts[1] == 3  # the session, the board, the stats strip
+
+
+async def test_bucket_totals_kept_by_triggers_match_a_recount(user, app, db):
+    for title in ("one", "two", "three", "four"):
+        await create(user, title)
+    ids = [r["id"] for r in await db.fetch("SELECT id FROM tasks ORDER BY id")]
+    await post(user, f"/tasks/{ids[0]}/status", {"status": "done"})
+    await post(user, f"/tasks/{ids[1]}/status", {"status": "doing"})
+    await post(user, f"/tasks/{ids[1]}/status", {"status": "doing"})  # a repeat changes nothing
+    deleted = await post(user, f"/tasks/{ids[2]}/delete", htmx=True)
+    fields = dict(
+        re.findall(
+            r'<input type="hidden" name="(status|position|completed_at)" value="([^"]*)"',
+            await deleted.get_data(as_text=True),
+        )
+    )
+    await post(user, f"/tasks/{ids[3]}/delete")
+    await post(user, f"/tasks/{ids[2]}/restore", fields)
+    await db.execute("DELETE FROM tasks WHERE id = $1", ids[3])  # purged for good
+    other = app.test_client()
+    await sign_up(other, email="bob@example.com")
+    await create(other, "bob's")
+    kept = {
+        r["user_id"]: (r["todo"], r["doing"], r["done"])
+        for r in await db.fetch("SELECT * FROM task_counts")
+    }
+    recount = {
+        r["user_id"]: (r["todo"], r["doing"], r["done"])
+        for r in await db.fetch(
+            "SELECT user_id, count(*) FILTER (WHERE status = 'todo') AS todo,"
+            " count(*) FILTER (WHERE status = 'doing') AS doing,"
+            " count(*) FILTER (WHERE status = 'done') AS done"
+            " FROM tasks WHERE deleted_at IS NULL GROUP BY user_id"
+        )
+    }
+    assert kept == recount
+    ada = await db.fetchval("SELECT id FROM users WHERE email = 'ada@example.com'")
+    assert kept[ada] == (1, 1, 1)
