@@ -52,10 +52,6 @@ SELECT t.*, rem.next_reminder_at, rem.reminder_error
   ) rem ON true
  WHERE t.id = :id AND t.user_id = :user_id AND t.deleted_at IS NULL;
 
--- name: select-task-any(id, user_id)^
--- Including a deleted one: Undo needs it.
-SELECT * FROM tasks WHERE id = :id AND user_id = :user_id;
-
 -- name: select-bucket(user_id, status)
 SELECT * FROM tasks
  WHERE user_id = :user_id AND status = :status AND deleted_at IS NULL

@@ -83,13 +83,6 @@ def next_occurrence(
     return None  # pragma: no cover - every rule matches within two weeks
 
 
-def first_occurrence(
-    rule: Rule, now: datetime, zone_name: str, due_at: datetime | None
-) -> datetime | None:
-    """When a new (or rescheduled) rule fires first: a one-shot in the past does not fire."""
-    return next_occurrence(rule, now, zone_name, due_at)
-
-
 def message_id(kind: str, key: int, occurrence: datetime, domain: str) -> str:
     """Deterministic per occurrence: a resend after a crash carries the same Message-ID."""
     stamp = int(occurrence.timestamp())

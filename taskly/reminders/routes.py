@@ -21,8 +21,8 @@ from taskly.reminders.model import (
     TOMORROW_AT,
     LinkError,
     Rule,
-    first_occurrence,
     local_wall,
+    next_occurrence,
     read_action,
     use_link,
 )
@@ -183,7 +183,7 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
                 repeat=rule.repeat,
                 repeat_time=rule.repeat_time,
                 repeat_day=rule.repeat_day,
-                next_fire_at=first_occurrence(rule, now, g.user.time_zone, task.due_at),
+                next_fire_at=next_occurrence(rule, now, g.user.time_zone, task.due_at),
             )
         if not had:
             await queue_mail(
