@@ -146,21 +146,25 @@ class ReminderEngine:
             await mailer.close()
             raise TemporaryMailError("timed out") from exc
 
+    async def _claim(self, conn: asyncpg.Connection, claim: Any, now: datetime) -> list[Any]:
+        """Run a claim statement (reminders or outbox): up to a batch of due rows, leased."""
+        return [
+            row
+            async for row in claim(
+                conn,
+                worker=self.worker,
+                now=now,
+                lease_seconds=float(self.settings.reminder_lease),
+                batch=self.settings.reminder_batch,
+            )
+        ]
+
     # ---- reminders ---------------------------------------------------------------------------
 
     async def _reminder_batch(self, mailer: Mailer) -> tuple[int, int]:
         now = self.clock()
         async with self.pool.acquire(timeout=self.settings.db_acquire_timeout) as conn:
-            claimed = [
-                row
-                async for row in queries.claim_due_reminders(
-                    conn,
-                    worker=self.worker,
-                    now=now,
-                    lease_seconds=float(self.settings.reminder_lease),
-                    batch=self.settings.reminder_batch,
-                )
-            ]
+            claimed = await self._claim(conn, queries.claim_due_reminders, now)
             if not claimed:
                 return 0, 0
             targets = {
@@ -300,16 +304,7 @@ class ReminderEngine:
     async def _outbox_batch(self, mailer: Mailer) -> tuple[int, int]:
         now = self.clock()
         async with self.pool.acquire(timeout=self.settings.db_acquire_timeout) as conn:
-            claimed = [
-                row
-                async for row in queries.claim_outbox(
-                    conn,
-                    worker=self.worker,
-                    now=now,
-                    lease_seconds=float(self.settings.reminder_lease),
-                    batch=self.settings.reminder_batch,
-                )
-            ]
+            claimed = await self._claim(conn, queries.claim_outbox, now)
             sent = 0
             deadline = self._sending_deadline()
             for row in claimed:
