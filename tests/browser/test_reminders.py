@@ -41,3 +41,21 @@ def test_remind_me_with_the_keyboard(page: Page):
         page.wait_for_timeout(500)
     expect(page.get_by_role("heading", name="Reminders on: Water the plants")).to_be_visible()
     screenshot(page, "dev-mail")
+
+
+def test_no_serious_accessibility_violations_on_settings_and_reminders(page: Page):
+    from axe_playwright_python.sync_playwright import Axe
+
+    sign_up(page, unique_email())
+    page.get_by_label("New task").focus()
+    page.keyboard.type("Accessible reminder")
+    page.keyboard.press("Enter")
+    expect(page.locator(".task-card")).to_have_count(1)
+    task_id = page.locator(".task-card").first.get_attribute("id").split("-")[1]
+    for path in ("/account/settings", f"/tasks/{task_id}/reminders", "/account/password"):
+        page.goto(path)
+        results = Axe().run(page)
+        serious = [
+            v for v in results.response["violations"] if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == [], f"{path}: {[(v['id'], v['help']) for v in serious]}"
