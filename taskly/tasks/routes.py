@@ -204,8 +204,7 @@ def _undo_toast(message: str, undo: Undo) -> dict[str, Any]:
 
 async def _flash_undo(message: str, undo: Undo) -> None:
     """Without JavaScript the Undo toast travels through the flash (a redirect)."""
-    payload = {"message": message, "task_id": undo.task_id, "fields": undo.fields()}
-    await flash(json.dumps(payload), "undo")
+    await flash(json.dumps(_undo_toast(message, undo)), "undo")
 
 
 @blueprint.route("/tasks/<id:task_id>/status", methods=["POST"])
