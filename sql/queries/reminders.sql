@@ -155,3 +155,17 @@ SELECT * FROM dev_mail WHERE lower(rcpt_to) = lower(:email) ORDER BY id DESC LIM
 
 -- name: delete-old-used-links(max_age)!
 DELETE FROM used_links WHERE used_at < now() - make_interval(secs => :max_age);
+
+-- name: release-reminders(ids, worker)!
+-- Hand back the part of a batch this instance will not send (stopping, or lease running low).
+UPDATE reminders SET claimed_by = NULL, claimed_until = NULL
+ WHERE id = ANY(:ids) AND claimed_by = :worker;
+
+-- name: select-link-task(task_id, user_id)^
+-- The task a signed mail link names, with its owner's zone (links work without a session).
+SELECT t.id, t.title, t.status, t.deleted_at, u.time_zone
+  FROM tasks t JOIN users u ON u.id = t.user_id
+ WHERE t.id = :task_id AND t.user_id = :user_id;
+
+-- name: reminder-exists(id, user_id)$
+SELECT EXISTS (SELECT 1 FROM reminders WHERE id = :id AND user_id = :user_id);

@@ -24,3 +24,6 @@ DELETE FROM sessions WHERE user_id = :user_id AND token_hash <> :token_hash;
 DELETE FROM sessions
  WHERE last_seen_at <= now() - make_interval(secs => :idle_seconds)
     OR created_at <= now() - make_interval(secs => :absolute_seconds);
+
+-- name: ping()$
+SELECT 1;

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from quart import Blueprint
 from quart.typing import ResponseReturnValue
 
-from taskly.db import connection
+from taskly.db import connection, queries
 
 blueprint = Blueprint("core", __name__)
 
@@ -21,7 +23,7 @@ async def readyz() -> ResponseReturnValue:
     """The database answers; a load balancer should send traffic only while this is 200."""
     try:
         async with connection() as conn:
-            await conn.fetchval("SELECT 1", timeout=2)
+            await asyncio.wait_for(queries.ping(conn), timeout=2)
     except Exception as exc:  # any failure means "not ready"; the reason is for the operator
         return {"status": "unavailable", "database": type(exc).__name__}, 503
     return {"status": "ok", "database": "ok"}

@@ -178,12 +178,7 @@ class ReminderEngine:
             for index, reminder in enumerate(claimed):
                 if self.stopping or time.monotonic() > deadline:
                     remaining = [r["id"] for r in claimed[index:]]
-                    await conn.execute(
-                        "UPDATE reminders SET claimed_by = NULL, claimed_until = NULL"
-                        " WHERE id = ANY($1) AND claimed_by = $2",
-                        remaining,
-                        self.worker,
-                    )
+                    await queries.release_reminders(conn, ids=remaining, worker=self.worker)
                     break
                 try:
                     sent += await self._deliver(

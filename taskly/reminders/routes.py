@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from quart import Blueprint, abort, flash, g, redirect, request, url_for
+from quart import Blueprint, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from taskly.db import connection, queries, transaction
@@ -26,7 +26,8 @@ from taskly.reminders.model import (
     read_action,
     use_link,
 )
-from taskly.tasks.model import STATUS_LABELS, select_task, update_task_status
+from taskly.tasks.model import STATUS_LABELS, update_task_status
+from taskly.tasks.routes import card_fragment, owned_task
 from taskly.web import csrf_exempt, is_htmx, login_required, render, settings
 
 blueprint = Blueprint("reminders", __name__)
@@ -116,18 +117,11 @@ def _context(task: Any, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def _owned(conn: asyncpg.Connection, task_id: int) -> Any:
-    task = await select_task(conn, task_id, g.user.id)
-    if task is None:
-        abort(404)
-    return task
-
-
 @blueprint.route("/tasks/<id:task_id>/reminders")
 @login_required
 async def edit(task_id: int) -> ResponseReturnValue:
     async with connection() as conn:
-        task = await _owned(conn, task_id)
+        task = await owned_task(task_id)
         existing = [
             r async for r in queries.select_task_reminders(conn, task_id=task_id, user_id=g.user.id)
         ]
@@ -139,8 +133,6 @@ async def edit(task_id: int) -> ResponseReturnValue:
 
 
 async def _card_response(task_id: int, message: str) -> ResponseReturnValue:
-    from taskly.tasks.routes import card_fragment
-
     if not is_htmx():
         await flash(message, "success")
         return redirect(url_for("tasks.dashboard", _anchor=f"task-{task_id}"))
@@ -153,7 +145,7 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
     form = await request.form
     now = datetime.now(UTC)
     async with transaction() as conn:
-        task = await _owned(conn, task_id)
+        task = await owned_task(task_id)
         rules, errors, values = parse_rules(form, g.user.time_zone, task.due_at, now)
         if errors:
             existing = [
@@ -202,7 +194,7 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
 @login_required
 async def unsubscribe(task_id: int) -> ResponseReturnValue:
     async with transaction() as conn:
-        task = await _owned(conn, task_id)
+        task = await owned_task(task_id)
         await unsubscribe_task(conn, g.user.id, task_id, task.title)
     return await _card_response(task_id, f"No more reminders for “{task.title[:60]}”.")
 
@@ -234,15 +226,6 @@ ACTION_TEXT = {
 }
 
 
-async def _link_task(conn: asyncpg.Connection, user_id: int, task_id: int) -> Any:
-    return await conn.fetchrow(
-        "SELECT t.id, t.title, t.status, t.deleted_at, u.time_zone FROM tasks t"
-        " JOIN users u ON u.id = t.user_id WHERE t.id = $1 AND t.user_id = $2",
-        task_id,
-        user_id,
-    )
-
-
 @blueprint.route("/m/<token>", methods=["GET"])
 async def link_page(token: str) -> ResponseReturnValue:
     """Shows what the link would do and a button; a GET never changes anything."""
@@ -251,7 +234,7 @@ async def link_page(token: str) -> ResponseReturnValue:
     except LinkError as exc:
         return await render("pages/mail_action.html", error=str(exc), status=400)
     async with connection() as conn:
-        task = await _link_task(conn, link.user_id, link.task_id)
+        task = await queries.select_link_task(conn, task_id=link.task_id, user_id=link.user_id)
     if task is None:
         return await render(
             "pages/mail_action.html", error="That task no longer exists.", status=404
@@ -270,7 +253,7 @@ async def link_action(token: str) -> ResponseReturnValue:
     except LinkError as exc:
         return await render("pages/mail_action.html", error=str(exc), status=400)
     async with transaction() as conn:
-        task = await _link_task(conn, link.user_id, link.task_id)
+        task = await queries.select_link_task(conn, task_id=link.task_id, user_id=link.user_id)
         if task is None or task["deleted_at"] is not None:
             return await render(
                 "pages/mail_action.html", error="That task no longer exists.", status=404
@@ -283,10 +266,8 @@ async def link_action(token: str) -> ResponseReturnValue:
         if link.action == "done":
             await update_task_status(conn, link.task_id, link.user_id, "done")
             result = "Marked done. No more reminders for it."
-        elif link.action.startswith("snooze") and not await conn.fetchval(
-            "SELECT 1 FROM reminders WHERE id = $1 AND user_id = $2",
-            link.reminder_id,
-            link.user_id,
+        elif link.action.startswith("snooze") and not await queries.reminder_exists(
+            conn, id=link.reminder_id, user_id=link.user_id
         ):
             return await render(
                 "pages/mail_action.html",

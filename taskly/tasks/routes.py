@@ -131,7 +131,9 @@ async def card_fragment(task_id: int, announce: str | None = None) -> ResponseRe
     return await _fragment("partials/_task_card.html", stats=stats, announce=announce, task=task)
 
 
-async def _owned(task_id: int) -> Task:
+async def owned_task(task_id: int) -> Task:
+    """The user's live task, or 404 (another user's id is never confirmed to exist). Uses the
+    request's connection, so it can run inside a caller's transaction."""
     async with connection() as conn:
         task = await select_task(conn, task_id, g.user.id)
     if task is None:
@@ -142,7 +144,7 @@ async def _owned(task_id: int) -> Task:
 @blueprint.route("/tasks/<id:task_id>")
 @login_required
 async def show(task_id: int) -> ResponseReturnValue:
-    task = await _owned(task_id)
+    task = await owned_task(task_id)
     return await render(
         "pages/task.html", partial="partials/_task_card.html", **_context(task=task)
     )
@@ -151,7 +153,7 @@ async def show(task_id: int) -> ResponseReturnValue:
 @blueprint.route("/tasks/<id:task_id>/edit")
 @login_required
 async def edit(task_id: int) -> ResponseReturnValue:
-    task = await _owned(task_id)
+    task = await owned_task(task_id)
     return await render(
         "pages/task_edit.html",
         partial="partials/_task_form.html",
@@ -170,7 +172,7 @@ async def update(task_id: int) -> ResponseReturnValue:
         version = -1
     if not 0 < version < 2**31:
         abort(400, "The form is missing its version. Reload the page and try again.")
-    current = await _owned(task_id)
+    current = await owned_task(task_id)
     status = 200
     conflict = None
     if not data.errors:
@@ -187,7 +189,7 @@ async def update(task_id: int) -> ResponseReturnValue:
             return await _fragment(
                 "partials/_task_card.html", stats=stats, announce=announce, task=task
             )
-        current = await _owned(task_id)  # it changed meanwhile (or was deleted: 404)
+        current = await owned_task(task_id)  # it changed meanwhile (or was deleted: 404)
         conflict = current
         status = 409
     else:
@@ -217,7 +219,7 @@ async def change_status(task_id: int) -> ResponseReturnValue:
         moved = await update_task_status(conn, task_id, g.user.id, status)
         stats = await select_stats(conn, g.user.id, g.user.time_zone)
     if moved is None:
-        task = await _owned(task_id)  # 404 if not yours; else it was already there
+        task = await owned_task(task_id)  # 404 if not yours; else it was already there
         if not is_htmx():
             return redirect(url_for("tasks.dashboard"))
         return await _fragment("partials/_task_card.html", stats=stats, task=task)
