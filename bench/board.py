@@ -119,6 +119,9 @@ async def seed_tasks(dsn: str, count: int) -> list[int]:
             user_id,
             count,
         )
+        # What autovacuum would do within a minute of a bulk insert; without it the planner
+        # still believes the table is empty.
+        await conn.execute("ANALYZE tasks")
         rows = await conn.fetch(
             "SELECT id FROM tasks WHERE user_id = $1 AND status <> 'done' ORDER BY id LIMIT 200",
             user_id,

@@ -52,11 +52,6 @@ SELECT t.*, rem.next_reminder_at, rem.reminder_error
   ) rem ON true
  WHERE t.id = :id AND t.user_id = :user_id AND t.deleted_at IS NULL;
 
--- name: select-bucket(user_id, status)
-SELECT * FROM tasks
- WHERE user_id = :user_id AND status = :status AND deleted_at IS NULL
- ORDER BY position, id;
-
 -- name: insert-task(user_id, title, notes, priority, due_at, due_all_day)^
 -- New tasks go on top of To do.
 INSERT INTO tasks (user_id, title, notes, priority, due_at, due_all_day, position)
@@ -106,30 +101,21 @@ UPDATE tasks
  WHERE id = :id AND user_id = :user_id
 RETURNING *;
 
--- name: swap-task-position(id, user_id, direction)^
--- Swap places with the neighbour above ('up') or below ('down') in the same bucket.
-WITH me AS (
-    SELECT id, status, position FROM tasks
-     WHERE id = :id AND user_id = :user_id AND deleted_at IS NULL
-), neighbour AS (
-    SELECT t.id, t.position FROM tasks t, me
-     WHERE t.user_id = :user_id AND t.status = me.status AND t.deleted_at IS NULL
-       AND t.id <> me.id
-       AND CASE WHEN :direction = 'up'
-                THEN (t.position, t.id) < (me.position, me.id)
-                ELSE (t.position, t.id) > (me.position, me.id) END
-     ORDER BY CASE WHEN :direction = 'up' THEN -t.position ELSE t.position END,
-              CASE WHEN :direction = 'up' THEN -t.id ELSE t.id END
-     LIMIT 1
-), swapped AS (
+-- name: swap-task-positions(id, other_id, user_id)$
+-- Two cards of one bucket trade places (Shift+J/K); returns how many moved (2, or 0 if either
+-- is gone, not the user's, or no longer in the same bucket). The join reads both old
+-- positions before either changes.
+WITH swapped AS (
     UPDATE tasks t
-       SET position = CASE WHEN t.id = me.id THEN neighbour.position ELSE me.position END,
-           version = t.version + 1, updated_at = now()
-      FROM me, neighbour
-     WHERE t.id IN (me.id, neighbour.id)
-    RETURNING t.id
+       SET position = o.position, version = t.version + 1, updated_at = now()
+      FROM tasks o
+     WHERE ((t.id = :id AND o.id = :other_id) OR (t.id = :other_id AND o.id = :id))
+       AND t.user_id = :user_id AND o.user_id = :user_id
+       AND t.deleted_at IS NULL AND o.deleted_at IS NULL
+       AND t.status = o.status
+    RETURNING 1
 )
-SELECT me.status, (SELECT count(*) FROM swapped) AS moved FROM me;
+SELECT count(*) FROM swapped;
 
 -- name: purge-deleted-tasks(user_id)!
 -- Deleted tasks stay restorable for a day, then go for good.

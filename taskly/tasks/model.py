@@ -311,11 +311,6 @@ async def select_task(conn: asyncpg.Connection, task_id: int, user_id: int) -> T
     return None if row is None else Task.from_row(row)
 
 
-async def select_bucket(conn: asyncpg.Connection, user_id: int, status: str) -> list[Task]:
-    rows = queries.select_bucket(conn, user_id=user_id, status=status)
-    return [Task.from_row(row) async for row in rows]
-
-
 async def insert_task(conn: asyncpg.Connection, user_id: int, data: TaskInput) -> Task:
     row = await queries.insert_task(
         conn,
@@ -381,9 +376,20 @@ async def restore_task(conn: asyncpg.Connection, user_id: int, undo: Undo) -> Ta
     return None if row is None else Task.from_row(row)
 
 
-async def move_task(
-    conn: asyncpg.Connection, task_id: int, user_id: int, direction: str
-) -> str | None:
-    """Swap the task with its neighbour; return its bucket, or None if there is no task."""
-    row = await queries.swap_task_position(conn, id=task_id, user_id=user_id, direction=direction)
-    return None if row is None else str(row["status"])
+async def move_in_bucket(
+    conn: asyncpg.Connection, user_id: int, bucket: list[Task], task_id: int, direction: str
+) -> None:
+    """Swap the task with its neighbour in `bucket` (the cards the user sees, so a filtered board
+    moves past the visible neighbour), in the database and in `bucket`. At either end, or if
+    either card changed meanwhile, nothing moves."""
+    index = next((i for i, task in enumerate(bucket) if task.id == task_id), None)
+    if index is None:
+        return
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(bucket):
+        return
+    moved = await queries.swap_task_positions(
+        conn, id=task_id, other_id=bucket[other].id, user_id=user_id
+    )
+    if moved == 2:
+        bucket[index], bucket[other] = bucket[other], bucket[index]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from quart import Blueprint, abort, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
@@ -24,12 +25,11 @@ from taskly.tasks.model import (
     clean_task_form,
     delete_task,
     insert_task,
-    move_task,
+    move_in_bucket,
     parse_quick_add,
     reschedule_due_reminders,
     restore_task,
     select_board,
-    select_bucket,
     select_stats,
     select_task,
     update_task,
@@ -57,8 +57,14 @@ def _short(title: str) -> str:
 
 
 def _search_args() -> tuple[str, str]:
-    search = request.args.get("q", "").strip()[:200]
-    filter = request.args.get("filter", "")
+    """The board's search and filter: from the query string, or, for an htmx action, from the
+    page it was sent from (HX-Current-URL), so lists redrawn after Undo or a move keep the
+    search the user is looking at."""
+    args: Any = request.args
+    if request.method == "POST" and is_htmx():
+        args = dict(parse_qsl(urlsplit(request.headers.get("HX-Current-URL", "")).query))
+    search = args.get("q", "").strip()[:200]
+    filter = args.get("filter", "")
     return search, filter if filter in FILTERS else ""
 
 
@@ -261,8 +267,9 @@ async def restore(task_id: int) -> ResponseReturnValue:
         task = await restore_task(conn, g.user.id, undo)
         if task is None:
             abort(404)
-        # Undo may move a card between buckets and into the middle of one: send all three.
-        board = await select_board(conn, g.user.id, g.user.time_zone)
+        # Undo may move a card between buckets and into the middle of one: send all three,
+        # filtered as the page is.
+        board = await select_board(conn, g.user.id, g.user.time_zone, *_search_args())
         stats = await select_stats(conn, g.user.id, g.user.time_zone)
     message = f"Restored “{_short(task.title)}”."
     if not is_htmx():
@@ -279,15 +286,20 @@ async def move(task_id: int) -> ResponseReturnValue:
     direction = (await request.form).get("direction", "")
     if direction not in ("up", "down"):
         abort(400, "Move up or down.")
+    task = await owned_task(task_id)
+    search, filter = _search_args()
     async with connection() as conn:
-        status = await move_task(conn, task_id, g.user.id, direction)
-        if status is None:
-            abort(404)
-        bucket = await select_bucket(conn, g.user.id, status)
+        board = await select_board(conn, g.user.id, g.user.time_zone, search, filter)
+        bucket = board[task.status]
+        await move_in_bucket(conn, g.user.id, bucket, task_id, direction)
     if not is_htmx():
         return redirect(url_for("tasks.dashboard", _anchor=f"task-{task_id}"))
     body = await render_template(
-        "partials/_bucket_list.html", **_context(status=status, tasks=bucket)
+        "partials/_bucket_list.html", **_context(status=task.status, tasks=bucket)
     )
-    headers = {"HX-Retarget": f"#list-{status}", "HX-Reswap": "outerHTML", "Vary": "HX-Request"}
+    headers = {
+        "HX-Retarget": f"#list-{task.status}",
+        "HX-Reswap": "outerHTML",
+        "Vary": "HX-Request",
+    }
     return body, 200, headers

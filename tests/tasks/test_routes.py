@@ -24,10 +24,12 @@ async def token(client) -> str:
     return await page_token(client, "/")
 
 
-async def post(client, path: str, form: dict[str, str] | None = None, htmx: bool = False):
+async def post(
+    client, path: str, form: dict[str, str] | None = None, htmx: bool = False, page: str = "/"
+):
     headers = {"X-CSRF-Token": await token(client)}
-    if htmx:
-        headers |= HX
+    if htmx:  # htmx says which page the request came from; its search applies to redrawn lists
+        headers |= HX | {"HX-Current-URL": f"http://localhost{page}"}
     return await client.post(path, form=form or {}, headers=headers)
 
 
@@ -352,6 +354,38 @@ async def test_move_up_and_down_within_a_bucket(user, db):
     assert page.index(">c<") < page.index(">a<") < page.index(">b<")
     edge = await post(user, f"/tasks/{b['id']}/move", {"direction": "down"}, htmx=True)
     assert edge.status_code == 200  # already last: nothing moves, nothing breaks
+
+
+async def test_move_on_a_searched_board_passes_hidden_cards(user, db):
+    for title in ("Buy a", "Call x", "Buy b"):  # new tasks go on top: Buy b, Call x, Buy a
+        await create(user, title)
+    a = await task_row(db, "Buy a")
+    response = await post(
+        user, f"/tasks/{a['id']}/move", {"direction": "up"}, htmx=True, page="/?q=buy"
+    )
+    html = await response.get_data(as_text=True)
+    assert "Call x" not in html  # the redrawn list is the searched one
+    assert html.index(">Buy a<") < html.index(">Buy b<")
+    page = await (await user.get("/")).get_data(as_text=True)
+    assert page.index(">Buy a<") < page.index(">Call x<") < page.index(">Buy b<")
+
+
+async def test_undo_on_a_searched_board_keeps_the_search(user, db):
+    for title in ("Buy milk", "Buy bread", "Call mum"):
+        await create(user, title)
+    row = await task_row(db, "Buy milk")
+    html = await (await post(user, f"/tasks/{row['id']}/delete", htmx=True)).get_data(as_text=True)
+    fields = dict(
+        re.findall(
+            r'<input type="hidden" name="(status|position|completed_at)" value="([^"]*)"', html
+        )
+    )
+    response = await post(
+        user, f"/tasks/{row['id']}/restore", fields, htmx=True, page="/?q=buy&filter="
+    )
+    restored = await response.get_data(as_text=True)
+    assert ">Buy milk<" in restored and ">Buy bread<" in restored
+    assert "Call mum" not in restored
 
 
 async def test_search_and_filters(user, db):
