@@ -21,10 +21,11 @@ SELECT *
  WHERE status <> 'done' OR done_rank <= :done_limit
  ORDER BY status, position, id;
 
--- name: select-stats(user_id, now, week_start, median_since)^
+-- name: select-stats(user_id, now, week_start, median_sample)^
 -- The stats strip and the bucket totals. Totals come from task_counts (kept by triggers); the
--- rest reads only the rows it counts, through partial indexes. The median covers tasks
--- finished in the last 30 days (:median_since): recent pace, at a bounded cost.
+-- rest reads only the rows it counts, through partial indexes. The median covers the latest
+-- :median_sample completions: recent pace, read from the index at a fixed cost however many
+-- tasks a user finishes.
 SELECT coalesce(c.todo, 0) AS todo,
        coalesce(c.doing, 0) AS doing,
        coalesce(c.done, 0) AS done,
@@ -36,9 +37,10 @@ SELECT coalesce(c.todo, 0) AS todo,
            AND completed_at >= :week_start) AS done_this_week,
        (SELECT percentile_cont(0.5) WITHIN GROUP (
                    ORDER BY extract(epoch FROM completed_at - created_at))
-          FROM tasks
-         WHERE user_id = :user_id AND deleted_at IS NULL AND completed_at IS NOT NULL
-           AND completed_at >= :median_since) AS median_seconds_to_done
+          FROM (SELECT completed_at, created_at FROM tasks
+                 WHERE user_id = :user_id AND deleted_at IS NULL AND completed_at IS NOT NULL
+                 ORDER BY completed_at DESC
+                 LIMIT :median_sample) recent) AS median_seconds_to_done
   FROM (SELECT :user_id::bigint AS user_id) me
   LEFT JOIN task_counts c ON c.user_id = me.user_id;
 

@@ -32,7 +32,7 @@ PRIORITY_WORDS = {
 }
 FILTERS = ("", "overdue", "today")
 DONE_SHOWN = 50  # the Done bucket shows the most recent; older ones are found by search
-MEDIAN_WINDOW = timedelta(days=30)  # "median time to done" is over recent completions
+MEDIAN_SAMPLE = 50  # "median time to done" is over the latest completions
 ALL_DAY_TIME = time(23, 59)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -294,7 +294,7 @@ async def select_stats(conn: asyncpg.Connection, user_id: int, zone: str) -> Sta
         user_id=user_id,
         now=now,
         week_start=week_start,
-        median_since=now - MEDIAN_WINDOW,
+        median_sample=MEDIAN_SAMPLE,
     )
     return Stats(**dict(row))
 

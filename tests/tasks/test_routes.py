@@ -433,6 +433,29 @@ async def test_stats_strip(user, db):
     assert re.search(r"<span>Age \d+[smhdw]</span>", html)
 
 
+async def test_median_time_to_done_is_over_the_latest_fifty(user, db):
+    user_id = await db.fetchval("SELECT id FROM users")
+    # 60 tasks finished long ago that took 10 days, then 50 recent ones that took an hour.
+    await db.execute(
+        """
+        INSERT INTO tasks (user_id, title, status, position, created_at, completed_at)
+        SELECT $1::bigint, 'Old ' || g, 'done', g,
+               now() - interval '30 days', now() - interval '20 days' + g * interval '1 minute'
+          FROM generate_series(1, 60) g
+        UNION ALL
+        SELECT $1::bigint, 'New ' || g, 'done', 100 + g,
+               now() - interval '2 days' + (g - 60) * interval '1 minute',
+               now() - interval '2 days' + g * interval '1 minute'
+          FROM generate_series(1, 50) g
+        """,
+        user_id,
+    )
+    html = await (await user.get("/")).get_data(as_text=True)
+    stats = html[html.index('id="stats"') : html.index("</dl>")]
+    assert "Median time to done, last 50" in stats
+    assert re.findall(r'<dd class="stat__value">([^<]*)</dd>', stats)[3] == "1h"
+
+
 async def test_other_users_tasks_are_404(user, app, db):
     await create(user, "Mine")
     row = await task_row(db, "Mine")
