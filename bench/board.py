@@ -119,14 +119,22 @@ async def seed_tasks(dsn: str, count: int) -> list[int]:
             user_id,
             count,
         )
-        # What autovacuum would do within a minute of a bulk insert; without it the planner
-        # still believes the table is empty.
-        await conn.execute("ANALYZE tasks")
         rows = await conn.fetch(
             "SELECT id FROM tasks WHERE user_id = $1 AND status <> 'done' ORDER BY id LIMIT 200",
             user_id,
         )
         return [row["id"] for row in rows]
+    finally:
+        await conn.close()
+
+
+async def settle(dsn: str) -> None:
+    """Before each run, what autovacuum does within a minute: fresh planner statistics (after a
+    bulk insert the planner still believes the table is empty and scans a user's whole index)
+    and no dead rows left by the previous run to be vacuumed during this one."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("VACUUM (ANALYZE) tasks, task_counts, sessions")
     finally:
         await conn.close()
 
@@ -235,6 +243,7 @@ def main() -> None:
                 lua_script(script, kind, task_ids)
                 for connections in args.connections:
                     wrk_headers = headers if kind in ("create", "toggle") else headers[:1]
+                    asyncio.run(settle(dsn))
                     result = run_wrk(base, script, wrk_headers, connections, args.duration)
                     print(
                         f"{count:>6} {kind:<10} {connections:>4} {result['rps']:>9.0f} "
