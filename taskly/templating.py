@@ -1,15 +1,20 @@
 """Jinja filters for showing tasks on the user's clock: local times, ages, durations, and notes
-as safe text with clickable links."""
+as safe text with clickable links; and versioned URLs for static files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
-from quart import Quart, g
+from quart import Quart, g, url_for
+
+from taskly.resources import STATIC
 
 _URL = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""
@@ -87,7 +92,21 @@ def linkify(text: str) -> Markup:
     return Markup(_URL.sub(link, escaped))  # noqa: S704 - built from escaped text only
 
 
+@lru_cache(maxsize=64)
+def _digest(path: Path, _modified_ns: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def asset(filename: str) -> str:
+    """A static file's URL carrying a digest of its content: after a deploy, browsers fetch the
+    new CSS and JS instead of mixing a cached old one with new pages, and files can be cached
+    for a year."""
+    path = STATIC / filename
+    return url_for("static", filename=filename, v=_digest(path, path.stat().st_mtime_ns))
+
+
 def init_app(app: Quart) -> None:
+    app.jinja_env.globals["asset"] = asset
     app.jinja_env.filters.update(
         local_time=local_time,
         iso_local=iso_local,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 
 from quart import abort
 
 from taskly import create_app
 from taskly.db import POOL_KEY
 from taskly.logs import JsonFormatter
+from taskly.resources import STATIC
 from tests.helpers import sign_up
 
 SECURITY_HEADERS = (
@@ -61,6 +64,19 @@ async def test_private_pages_are_never_stored(client):
     assert "HX-Request" in page.headers["Vary"]
     static = await client.get("/static/css/app.css")
     assert "no-store" not in static.headers.get("Cache-Control", "")
+
+
+async def test_static_urls_carry_a_content_digest_and_are_cached_long(client):
+    html = await (await client.get("/login")).get_data(as_text=True)
+    urls = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+    assert len(urls) == 5  # favicon, stylesheet, htmx, app.js, keys.js
+    for url in urls:
+        path, _, query = url.partition("?")
+        digest = hashlib.sha256((STATIC / path.removeprefix("/static/")).read_bytes())
+        assert query == f"v={digest.hexdigest()[:12]}", url
+        response = await client.get(url)
+        assert response.status_code == 200
+        assert "max-age=31536000" in response.headers["Cache-Control"]
 
 
 async def test_htmx_history_cache_is_disabled(client):
