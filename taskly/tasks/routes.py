@@ -57,15 +57,24 @@ def _short(title: str) -> str:
 
 
 def _search_args() -> tuple[str, str]:
-    """The board's search and filter: from the query string, or, for an htmx action, from the
-    page it was sent from (HX-Current-URL), so lists redrawn after Undo or a move keep the
-    search the user is looking at."""
+    """The board's search and filter: from the query string, or, for an action, from the page
+    it was sent from (htmx's HX-Current-URL, else the Referer of a plain form post), so lists
+    redrawn after Undo or a move, and the board a form post returns to, keep the search."""
     args: Any = request.args
-    if request.method == "POST" and is_htmx():
-        args = dict(parse_qsl(urlsplit(request.headers.get("HX-Current-URL", "")).query))
+    if request.method == "POST":
+        page = request.headers.get("HX-Current-URL" if is_htmx() else "Referer", "")
+        args = dict(parse_qsl(urlsplit(page).query))
     search = args.get("q", "").strip()[:200]
     filter = args.get("filter", "")
     return search, filter if filter in FILTERS else ""
+
+
+def _back_to_board(task_id: int | None = None) -> ResponseReturnValue:
+    """Without JavaScript an action ends with a redirect to the board, searched as it was."""
+    search, filter = _search_args()
+    params: dict[str, Any] = {k: v for k, v in (("q", search), ("filter", filter)) if v}
+    anchor = None if task_id is None else f"task-{task_id}"
+    return redirect(url_for("tasks.dashboard", _anchor=anchor, **params))
 
 
 async def _fragment(
@@ -122,7 +131,7 @@ async def create() -> ResponseReturnValue:
         task = await insert_task(conn, g.user.id, data)
         stats = await select_stats(conn, g.user.id, g.user.time_zone)
     if not is_htmx():
-        return redirect(url_for("tasks.dashboard"))
+        return _back_to_board()
     announce = f"Added “{_short(task.title)}” to To do."
     return await _fragment("partials/_task_card.html", stats=stats, announce=announce, task=task)
 
@@ -190,7 +199,7 @@ async def update(task_id: int) -> ResponseReturnValue:
         if task is not None:
             if not is_htmx():
                 await flash(f"Saved “{_short(task.title)}”.", "success")
-                return redirect(url_for("tasks.dashboard", _anchor=f"task-{task.id}"))
+                return _back_to_board(task.id)
             announce = f"Saved “{_short(task.title)}”."
             return await _fragment(
                 "partials/_task_card.html", stats=stats, announce=announce, task=task
@@ -227,13 +236,13 @@ async def change_status(task_id: int) -> ResponseReturnValue:
     if moved is None:
         task = await owned_task(task_id)  # 404 if not yours; else it was already there
         if not is_htmx():
-            return redirect(url_for("tasks.dashboard"))
+            return _back_to_board()
         return await _fragment("partials/_task_card.html", stats=stats, task=task)
     task, undo = moved
     message = f"Moved “{_short(task.title)}” to {STATUS_LABELS[status]}."
     if not is_htmx():
         await _flash_undo(message, undo)
-        return redirect(url_for("tasks.dashboard"))
+        return _back_to_board()
     body = await _fragment(
         "partials/_moved_card.html", stats=stats, toast=_undo_toast(message, undo), task=task
     )
@@ -252,7 +261,7 @@ async def delete(task_id: int) -> ResponseReturnValue:
     message = f"Deleted “{_short(task.title)}”."
     if not is_htmx():
         await _flash_undo(message, undo)
-        return redirect(url_for("tasks.dashboard"))
+        return _back_to_board()
     body = await _fragment("partials/_nothing.html", stats=stats, toast=_undo_toast(message, undo))
     return body, 200, {"HX-Reswap": "delete", "Vary": "HX-Request"}
 
@@ -274,7 +283,7 @@ async def restore(task_id: int) -> ResponseReturnValue:
     message = f"Restored “{_short(task.title)}”."
     if not is_htmx():
         await flash(message, "success")
-        return redirect(url_for("tasks.dashboard", _anchor=f"task-{task.id}"))
+        return _back_to_board(task.id)
     return await _fragment(
         "partials/_restored.html", stats=stats, board=board, message=message, task=task
     )
@@ -293,7 +302,7 @@ async def move(task_id: int) -> ResponseReturnValue:
         bucket = board[task.status]
         await move_in_bucket(conn, g.user.id, bucket, task_id, direction)
     if not is_htmx():
-        return redirect(url_for("tasks.dashboard", _anchor=f"task-{task_id}"))
+        return _back_to_board(task_id)
     body = await render_template(
         "partials/_bucket_list.html", **_context(status=task.status, tasks=bucket)
     )

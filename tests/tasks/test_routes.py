@@ -388,6 +388,20 @@ async def test_undo_on_a_searched_board_keeps_the_search(user, db):
     assert "Call mum" not in restored
 
 
+async def test_without_javascript_actions_return_to_the_searched_board(user, db):
+    for title in ("Buy a", "Call x", "Buy b"):
+        await create(user, title, htmx=False)
+    a = await task_row(db, "Buy a")
+    headers = {"X-CSRF-Token": await token(user), "Referer": "http://localhost/?q=buy"}
+    moved = await user.post(f"/tasks/{a['id']}/move", form={"direction": "up"}, headers=headers)
+    assert moved.headers["Location"] == f"/?q=buy#task-{a['id']}"
+    page = await (await user.get("/")).get_data(as_text=True)
+    assert page.index(">Buy a<") < page.index(">Call x<") < page.index(">Buy b<")
+    headers["Referer"] = "http://localhost/?q=buy&filter=overdue"
+    done = await user.post(f"/tasks/{a['id']}/status", form={"status": "done"}, headers=headers)
+    assert done.headers["Location"] == "/?q=buy&filter=overdue"
+
+
 async def test_search_and_filters(user, db):
     await create(user, "Buy milk")
     await create(user, "Call mum due:2020-01-01")
