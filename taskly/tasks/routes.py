@@ -296,9 +296,8 @@ async def move(task_id: int) -> ResponseReturnValue:
     if direction not in ("up", "down"):
         abort(400, "Move up or down.")
     task = await owned_task(task_id)
-    search, filter = _search_args()
     async with connection() as conn:
-        board = await select_board(conn, g.user.id, g.user.time_zone, search, filter)
+        board = await select_board(conn, g.user.id, g.user.time_zone, *_search_args(), task.status)
         bucket = board[task.status]
         await move_in_bucket(conn, g.user.id, bucket, task_id, direction)
     if not is_htmx():
