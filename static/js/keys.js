@@ -102,6 +102,11 @@
     if (!$(".board")) { return; } // the keyboard map belongs to the board page
     var key = event.key;
     if (key === "Escape") { escape(event); return; }
+    if (key === "ArrowDown" && event.target.id === "search") {
+      // From the search box to its results, keeping the search (Esc would clear it).
+      if (focusCard($(".task-card"))) { event.preventDefault(); }
+      return;
+    }
     if (typing(event.target)) { return; }
     var help = document.getElementById("help");
     if (help && help.open) { return; } // the dialog handles its own keys (Esc closes it)

@@ -116,6 +116,10 @@ def test_keyboard_journey(page: Page):
     page.reload()
     expect(page.locator(".task-card")).to_have_count(1)
     expect(page.get_by_label("Search tasks")).to_have_value("milk")
+    page.get_by_label("Search tasks").focus()
+    page.keyboard.press("ArrowDown")  # to the results, keeping the search
+    expect(card(page, "Buy milk")).to_be_focused()
+    expect(page.get_by_label("Search tasks")).to_have_value("milk")
     page.get_by_label("Search tasks").fill("")
     page.get_by_label("Search tasks").press("Enter")
     expect(page.locator(".task-card")).to_have_count(3)
