@@ -153,15 +153,22 @@ request = function()
   local title = "title=Bench+task+" .. counter .. "+%21high+due%3Atomorrow"
   return wrk.format("POST", "/tasks", nil, title)
 end"""
-    else:  # toggle: walk 200 tasks, each request flips one between To do and Done
+    else:  # toggle: each request flips one task between To do and Done. Each of wrk's (at
+        # most two) threads walks its own half of the tasks, so that no request finds its
+        # task already flipped by the other thread (that would be a no-op, not a toggle).
         ids = ", ".join(map(str, task_ids))
         body = f"""
 ids = {{{ids}}}
 done = {{}}
 counter = 0
+threads = 0
+setup = function(thread)
+  thread:set("half", threads % 2)
+  threads = threads + 1
+end
 request = function()
   counter = counter + 1
-  local id = ids[(counter % #ids) + 1]
+  local id = ids[(2 * counter + half) % #ids + 1]
   done[id] = not done[id]
   local status = done[id] and "done" or "todo"
   return wrk.format("POST", "/tasks/" .. id .. "/status", nil, "status=" .. status)
