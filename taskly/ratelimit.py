@@ -6,6 +6,7 @@ shares it; a process-local store would multiply the allowance by the number of p
 
 from __future__ import annotations
 
+import hashlib
 import random
 from datetime import datetime, timedelta
 
@@ -50,7 +51,11 @@ async def by_account() -> str:
     except HTTPException:  # an unreadable body (e.g. too large) is limited by address
         return f"ip:{client_ip()}"
     email = form.get("email", "").strip().lower()
-    return f"email:{email}" if email else f"ip:{client_ip()}"
+    if not email:
+        return f"ip:{client_ip()}"
+    # Hashed: the key is stored, and the form's email is whatever a client sent (any length,
+    # even a NUL, which PostgreSQL text cannot hold).
+    return "email:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()
 
 
 async def only_posts() -> bool:

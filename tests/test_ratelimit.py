@@ -111,3 +111,13 @@ async def test_change_password_is_limited_per_account(client):
         )
         statuses.append(response.status_code)
     assert statuses == [422] * 5 + [429]
+
+
+async def test_any_email_a_client_sends_is_a_clear_answer_not_a_500(client, db):
+    nul = await attempt(client, "ada@example.com\x00")
+    assert nul.status_code == 400
+    huge = await attempt(client, "a" * 6000 + "@example.com")
+    assert huge.status_code == 422
+    # The key is a fixed-size digest, never what the client typed.
+    keys = [r["key"] for r in await db.fetch("SELECT key FROM rate_limits")]
+    assert keys and all(len(key) < 120 and "aaaa" not in key for key in keys), keys

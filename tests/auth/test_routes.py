@@ -57,6 +57,11 @@ async def test_signup_errors_are_shown_beside_fields_and_input_is_kept(client, d
         ({"email": "not-an-email"}, "email", "Enter an email address like name@example.com."),
         ({"email": "a b@example.com"}, "email", "Enter an email address like name@example.com."),
         ({"email": "josé@example.com"}, "email", "Enter an email address like name@example.com."),
+        # One address, nothing that would change the meaning of a To: header.
+        *(
+            ({"email": bad}, "email", "Enter an email address like name@example.com.")
+            for bad in ("a@example.com>,<b@example.org", "<a@example.com>", "a@b@example.com")
+        ),
         (
             {"last_name": "Love\nX-Header: y"},
             "last_name",
