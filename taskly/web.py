@@ -261,6 +261,7 @@ ERROR_TITLES = {
     403: "Not allowed",
     404: "Page not found",
     405: "Method not allowed",
+    409: "Changed meanwhile",
     413: "Too large",
     422: "Check the form",
     429: "Too many attempts",

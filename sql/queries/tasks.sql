@@ -97,13 +97,17 @@ UPDATE tasks SET deleted_at = now(), version = version + 1
  WHERE id = :id AND user_id = :user_id AND deleted_at IS NULL
 RETURNING *;
 
--- name: restore-task(id, user_id, status, position, completed_at)^
--- Undo: back to exactly the state recorded before the action.
+-- name: restore-task(id, user_id, status, position, completed_at, version)^
+-- Undo: back to exactly the state recorded before the action, if the task is still as the
+-- action left it (:version); else no row.
 UPDATE tasks
    SET deleted_at = NULL, status = :status, position = :position,
        completed_at = :completed_at, version = version + 1, updated_at = now()
- WHERE id = :id AND user_id = :user_id
+ WHERE id = :id AND user_id = :user_id AND version = :version
 RETURNING *;
+
+-- name: task-exists(id, user_id)$
+SELECT exists(SELECT 1 FROM tasks WHERE id = :id AND user_id = :user_id);
 
 -- name: swap-task-positions(id, other_id, user_id)$
 -- Two cards of one bucket trade places (Shift+J/K); returns how many moved (2, or 0 if either

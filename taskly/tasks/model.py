@@ -83,25 +83,39 @@ class Stats:
 
 @dataclass(frozen=True, slots=True)
 class Undo:
-    """The state an action changed, carried by the toast's Undo form and restored exactly."""
+    """The state an action changed, carried by the toast's Undo form and restored exactly.
+
+    `version` is the task's version right after the action: Undo applies only while the task
+    is still as that action left it, so an old toast (another tab, a later edit or move)
+    cannot silently overwrite what happened since."""
 
     task_id: int
     status: str
     position: float
     completed_at: datetime | None
+    version: int
 
     def fields(self) -> dict[str, str]:
         completed = self.completed_at.isoformat() if self.completed_at else ""
-        return {"status": self.status, "position": repr(self.position), "completed_at": completed}
+        return {
+            "status": self.status,
+            "position": repr(self.position),
+            "completed_at": completed,
+            "version": str(self.version),
+        }
 
     @classmethod
     def from_form(cls, task_id: int, form: Any) -> Undo | None:
         status = form.get("status", "")
+        raw_version = form.get("version", "")
         try:
             position = float(form.get("position", ""))
             raw = form.get("completed_at", "")
             completed = datetime.fromisoformat(raw) if raw else None
+            version = int(raw_version) if len(raw_version) <= 10 else 0
         except ValueError:
+            return None
+        if not 0 < version < 2**31:
             return None
         if status not in STATUSES or (status == "done") != (completed is not None):
             return None
@@ -111,7 +125,7 @@ class Undo:
             return None
         if position != position or abs(position) > 1e15:  # NaN or absurd
             return None
-        return cls(task_id, status, position, completed)
+        return cls(task_id, status, position, completed, version)
 
 
 @dataclass(slots=True)
@@ -356,7 +370,9 @@ async def update_task_status(
     row = await queries.update_task_status(conn, id=task_id, user_id=user_id, status=status)
     if row is None:
         return None
-    undo = Undo(task_id, row["old_status"], row["old_position"], row["old_completed_at"])
+    undo = Undo(
+        task_id, row["old_status"], row["old_position"], row["old_completed_at"], row["version"]
+    )
     return Task.from_row(row), undo
 
 
@@ -368,10 +384,12 @@ async def delete_task(
     if row is None:
         return None
     task = Task.from_row(row)
-    return task, Undo(task.id, task.status, task.position, task.completed_at)
+    return task, Undo(task.id, task.status, task.position, task.completed_at, task.version)
 
 
 async def restore_task(conn: asyncpg.Connection, user_id: int, undo: Undo) -> Task | None:
+    """The task as it was before the action; None if it is not the user's, or has changed
+    since the action (see `task_exists` to tell which)."""
     row = await queries.restore_task(
         conn,
         id=undo.task_id,
@@ -379,8 +397,15 @@ async def restore_task(conn: asyncpg.Connection, user_id: int, undo: Undo) -> Ta
         status=undo.status,
         position=undo.position,
         completed_at=undo.completed_at,
+        version=undo.version,
     )
     return None if row is None else Task.from_row(row)
+
+
+async def task_exists(conn: asyncpg.Connection, task_id: int, user_id: int) -> bool:
+    """Whether the user has this task, deleted (but not yet purged) or not."""
+    found: bool = await queries.task_exists(conn, id=task_id, user_id=user_id)
+    return found
 
 
 async def move_in_bucket(

@@ -32,6 +32,7 @@ from taskly.tasks.model import (
     select_board,
     select_stats,
     select_task,
+    task_exists,
     update_task,
     update_task_status,
 )
@@ -64,7 +65,9 @@ def _search_args() -> tuple[str, str]:
     if request.method == "POST":
         page = request.headers.get("HX-Current-URL" if is_htmx() else "Referer", "")
         args = dict(parse_qsl(urlsplit(page).query))
-    search = args.get("q", "").strip()[:200]
+    # A page URL is not checked like the request's own query string: drop NULs (PostgreSQL
+    # text cannot hold them) rather than fail the action over a search.
+    search = args.get("q", "").replace("\x00", "").strip()[:200]
     filter = args.get("filter", "")
     return search, filter if filter in FILTERS else ""
 
@@ -272,9 +275,11 @@ async def restore(task_id: int) -> ResponseReturnValue:
     undo = Undo.from_form(task_id, await request.form)
     if undo is None:
         abort(400, "That undo is not valid any more.")
-    async with connection() as conn:
+    async with transaction() as conn:
         task = await restore_task(conn, g.user.id, undo)
         if task is None:
+            if await task_exists(conn, task_id, g.user.id):
+                abort(409, "Nothing to undo: the task has changed since. Reload to see it.")
             abort(404)
         # Undo may move a card between buckets and into the middle of one: send all three,
         # filtered as the page is.

@@ -42,6 +42,16 @@ def board_of(html: str) -> str:
     return html[html.index('<div id="board"') : html.index('<dialog id="help"')]
 
 
+def undo_fields(html: str) -> dict[str, str]:
+    """The hidden fields of the Undo form in a response's toast."""
+    return dict(
+        re.findall(
+            r'<input type="hidden" name="(status|position|completed_at|version)" value="([^"]*)"',
+            html,
+        )
+    )
+
+
 async def task_row(db, title: str):
     return await db.fetchrow("SELECT * FROM tasks WHERE title = $1", title)
 
@@ -246,11 +256,7 @@ async def test_status_change_moves_the_card_with_undo(user, db):
     assert done["status"] == "done" and done["completed_at"] is not None
 
     # Undo restores exactly the state before: status, position, completed.
-    fields = dict(
-        re.findall(
-            r'<input type="hidden" name="(status|position|completed_at)" value="([^"]*)"', html
-        )
-    )
+    fields = undo_fields(html)
     undo = await post(user, f"/tasks/{row['id']}/restore", fields, htmx=True)
     assert undo.status_code == 200
     assert (
@@ -315,11 +321,7 @@ async def test_delete_and_undo_restore_the_same_task(user, db):
     assert "Deleted “Delete me”." in html
     assert '<span id="count-todo" class="bucket__count" hx-swap-oob="true">0' in html
     assert "Delete me" not in await (await user.get("/")).get_data(as_text=True)
-    fields = dict(
-        re.findall(
-            r'<input type="hidden" name="(status|position|completed_at)" value="([^"]*)"', html
-        )
-    )
+    fields = undo_fields(html)
     await post(user, f"/tasks/{row['id']}/restore", fields, htmx=True)
     back = await db.fetchrow("SELECT * FROM tasks WHERE id = $1", row["id"])
     for column in ("title", "priority", "due_at", "status", "position", "created_at", "notes"):
@@ -330,14 +332,59 @@ async def test_delete_and_undo_restore_the_same_task(user, db):
 async def test_tampered_undo_is_refused(user, db):
     await create(user, "Undo me")
     row = await task_row(db, "Undo me")
+    version = str(row["version"])
     for fields in (
-        {"status": "bogus", "position": "1", "completed_at": ""},
-        {"status": "done", "position": "1", "completed_at": ""},
-        {"status": "todo", "position": "nan", "completed_at": ""},
-        {"status": "todo", "position": "1", "completed_at": "yesterday"},
+        {"status": "bogus", "position": "1", "completed_at": "", "version": version},
+        {"status": "done", "position": "1", "completed_at": "", "version": version},
+        {"status": "todo", "position": "nan", "completed_at": "", "version": version},
+        {"status": "todo", "position": "1", "completed_at": "yesterday", "version": version},
+        {"status": "todo", "position": "1", "completed_at": ""},
+        {"status": "todo", "position": "1", "completed_at": "", "version": "9" * 5000},
     ):
         response = await post(user, f"/tasks/{row['id']}/restore", fields)
         assert response.status_code == 400
+    assert dict(await task_row(db, "Undo me")) == dict(row)
+
+
+async def test_an_old_undo_does_not_overwrite_what_happened_since(user, db):
+    await create(user, "Two tabs")
+    row = await task_row(db, "Two tabs")
+    done = await post(user, f"/tasks/{row['id']}/status", {"status": "done"}, htmx=True)
+    fields = undo_fields(await done.get_data(as_text=True))
+    await post(user, f"/tasks/{row['id']}/status", {"status": "doing"})  # e.g. another tab
+    moved = await task_row(db, "Two tabs")
+    response = await post(user, f"/tasks/{row['id']}/restore", fields, htmx=True)
+    assert response.status_code == 409
+    assert "the task has changed since" in await response.get_data(as_text=True)
+    assert dict(await task_row(db, "Two tabs")) == dict(moved)
+    # Undo works once: a second click finds the task already changed by the first.
+    again = await post(user, f"/tasks/{row['id']}/status", {"status": "done"}, htmx=True)
+    fields = undo_fields(await again.get_data(as_text=True))
+    first = await post(user, f"/tasks/{row['id']}/restore", fields, htmx=True)
+    second = await post(user, f"/tasks/{row['id']}/restore", fields, htmx=True)
+    assert (first.status_code, second.status_code) == (200, 409)
+    assert (await task_row(db, "Two tabs"))["status"] == "doing"
+
+
+async def test_a_nul_in_the_page_address_is_dropped_not_a_500(user, db):
+    for title in ("Buy a", "Buy b"):
+        await create(user, title)
+    a = await task_row(db, "Buy a")
+    page = "/?q=%00"
+    deleted = await post(user, f"/tasks/{a['id']}/delete", htmx=True, page=page)
+    restored = await post(
+        user,
+        f"/tasks/{a['id']}/restore",
+        undo_fields(await deleted.get_data(as_text=True)),
+        htmx=True,
+        page=page,
+    )
+    assert restored.status_code == 200
+    moved = await post(user, f"/tasks/{a['id']}/move", {"direction": "up"}, htmx=True, page=page)
+    assert moved.status_code == 200
+    headers = {"X-CSRF-Token": await token(user), "Referer": "http://localhost/?q=%00"}
+    invalid = await user.post("/tasks", form={"title": ""}, headers=headers)
+    assert invalid.status_code == 422
 
 
 async def test_move_up_and_down_within_a_bucket(user, db):
@@ -375,11 +422,7 @@ async def test_undo_on_a_searched_board_keeps_the_search(user, db):
         await create(user, title)
     row = await task_row(db, "Buy milk")
     html = await (await post(user, f"/tasks/{row['id']}/delete", htmx=True)).get_data(as_text=True)
-    fields = dict(
-        re.findall(
-            r'<input type="hidden" name="(status|position|completed_at)" value="([^"]*)"', html
-        )
-    )
+    fields = undo_fields(html)
     response = await post(
         user, f"/tasks/{row['id']}/restore", fields, htmx=True, page="/?q=buy&filter="
     )
@@ -486,7 +529,12 @@ async def test_other_users_tasks_are_404(user, app, db):
         (
             "POST",
             f"/tasks/{row['id']}/restore",
-            {"status": "done", "position": "1", "completed_at": "2026-01-01T00:00:00+00:00"},
+            {
+                "status": "done",
+                "position": "1",
+                "completed_at": "2026-01-01T00:00:00+00:00",
+                "version": str(row["version"]),
+            },
         ),
     ]
     for method, path, form in attempts:
@@ -532,12 +580,7 @@ async def test_bucket_totals_kept_by_triggers_match_a_recount(user, app, db):
     await post(user, f"/tasks/{ids[1]}/status", {"status": "doing"})
     await post(user, f"/tasks/{ids[1]}/status", {"status": "doing"})  # a repeat changes nothing
     deleted = await post(user, f"/tasks/{ids[2]}/delete", htmx=True)
-    fields = dict(
-        re.findall(
-            r'<input type="hidden" name="(status|position|completed_at)" value="([^"]*)"',
-            await deleted.get_data(as_text=True),
-        )
-    )
+    fields = undo_fields(await deleted.get_data(as_text=True))
     await post(user, f"/tasks/{ids[3]}/delete")
     await post(user, f"/tasks/{ids[2]}/restore", fields)
     await db.execute("DELETE FROM tasks WHERE id = $1", ids[3])  # purged for good
