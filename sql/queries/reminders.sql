@@ -169,3 +169,8 @@ SELECT t.id, t.title, t.status, t.deleted_at, u.time_zone
 
 -- name: reminder-exists(id, user_id)$
 SELECT EXISTS (SELECT 1 FROM reminders WHERE id = :id AND user_id = :user_id);
+
+-- name: lock-task-reminders(task_id, user_id)!
+-- Changing a task's reminders starts here: a second "Save reminders" (a double click, another
+-- tab) waits for the first and then sees its rules, instead of both adding theirs.
+SELECT 1 FROM tasks WHERE id = :task_id AND user_id = :user_id FOR NO KEY UPDATE;

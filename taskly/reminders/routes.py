@@ -79,12 +79,14 @@ def parse_rules(
             else:
                 rules.append(Rule("at", fire_at=instant))
     if values["lead"]:
-        if not values["lead"].isdecimal() or int(values["lead"]) not in LEAD_CHOICES:
+        # Compared as text: int() of whatever a client sent could be a 5,000-digit number.
+        lead = next((m for m in LEAD_CHOICES if str(m) == values["lead"]), None)
+        if lead is None:
             errors["lead"] = "Choose a lead time from the list."
         elif due_at is None:
             errors["lead"] = "This task has no due date. Set one first, or choose a time."
         else:
-            rules.append(Rule("before_due", lead_minutes=int(values["lead"])))
+            rules.append(Rule("before_due", lead_minutes=lead))
     if values["repeat"]:
         if values["repeat"] not in REPEAT_CHOICES:
             errors["repeat"] = "Choose how often from the list."
@@ -94,12 +96,14 @@ def parse_rules(
             except ValueError:
                 errors["repeat_time"] = "Enter a time like 09:00."
             else:
-                day = int(values["repeat_day"]) if values["repeat_day"].isdecimal() else 0
-                if not 0 <= day <= 6:
+                raw_day = values["repeat_day"] or "0"  # only weekly uses it
+                if raw_day not in ("0", "1", "2", "3", "4", "5", "6"):
                     errors["repeat_day"] = "Choose a day of the week."
-                rules.append(
-                    Rule("repeat", repeat=values["repeat"], repeat_time=at, repeat_day=day)
-                )
+                else:
+                    day = int(raw_day)
+                    rules.append(
+                        Rule("repeat", repeat=values["repeat"], repeat_time=at, repeat_day=day)
+                    )
     if not rules and not errors:
         errors["at"] = "Choose at least one reminder: a time, a lead time or a repeat."
     return rules, errors, values
@@ -145,6 +149,7 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
     form = await request.form
     now = datetime.now(UTC)
     async with transaction() as conn:
+        await queries.lock_task_reminders(conn, task_id=task_id, user_id=g.user.id)
         task = await owned_task(task_id)
         rules, errors, values = parse_rules(form, g.user.time_zone, task.due_at, now)
         if errors:
@@ -202,6 +207,7 @@ async def unsubscribe(task_id: int) -> ResponseReturnValue:
 async def unsubscribe_task(
     conn: asyncpg.Connection, user_id: int, task_id: int, title: str
 ) -> None:
+    await queries.lock_task_reminders(conn, task_id=task_id, user_id=user_id)
     had = [r async for r in queries.select_task_reminders(conn, task_id=task_id, user_id=user_id)]
     await queries.delete_task_reminders(conn, task_id=task_id, user_id=user_id)
     if had:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -63,6 +64,10 @@ async def test_subscribe_shows_a_bell_with_the_next_time(user, db):
         ({"lead": "7"}, "Choose a lead time from the list."),
         ({"repeat": "hourly"}, "Choose how often from the list."),
         ({"repeat": "daily", "repeat_time": "25:99"}, "Enter a time like 09:00."),
+        ({"lead": "9" * 5000}, "Choose a lead time from the list."),
+        ({"repeat": "weekly", "repeat_day": "7"}, "Choose a day of the week."),
+        ({"repeat": "weekly", "repeat_day": "-1"}, "Choose a day of the week."),
+        ({"repeat": "weekly", "repeat_day": "9" * 5000}, "Choose a day of the week."),
     ],
 )
 async def test_subscribe_errors_are_shown_and_nothing_is_saved(user, db, form, message):
@@ -72,6 +77,18 @@ async def test_subscribe_errors_are_shown_and_nothing_is_saved(user, db, form, m
     assert message in await response.get_data(as_text=True)
     assert await db.fetchval("SELECT count(*) FROM reminders") == 0
     assert await db.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_double_submitted_remind_me_saves_one_rule_and_one_mail(user, db):
+    task_id = await new_task(user, db, "Once")
+    headers = {"X-CSRF-Token": await page_token(user, "/"), **HX}
+    form = {"repeat": "daily", "repeat_time": "09:00"}
+    responses = await asyncio.gather(
+        *(user.post(f"/tasks/{task_id}/reminders", form=form, headers=headers) for _ in range(6))
+    )
+    assert [r.status_code for r in responses] == [200] * 6
+    assert await db.fetchval("SELECT count(*) FROM reminders") == 1
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 1
 
 
 async def test_reminders_of_another_user_are_404(user, app, db):
