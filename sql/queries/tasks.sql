@@ -125,6 +125,16 @@ WITH swapped AS (
 )
 SELECT count(*) FROM swapped;
 
+-- name: renumber-bucket(user_id, status)!
+-- Positions 1, 2, 3… in the order shown. Cards can share a position (two tabs adding a task
+-- at the same instant both take "top - 1"), and swapping equal positions would move nothing.
+UPDATE tasks t
+   SET position = ranked.rank
+  FROM (SELECT id, row_number() OVER (ORDER BY position, id) AS rank
+          FROM tasks
+         WHERE user_id = :user_id AND status = :status AND deleted_at IS NULL) ranked
+ WHERE t.id = ranked.id AND t.position <> ranked.rank;
+
 -- name: purge-deleted-tasks(user_id)!
 -- Deleted tasks stay restorable for a day, then go for good.
 DELETE FROM tasks

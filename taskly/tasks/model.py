@@ -420,6 +420,8 @@ async def move_in_bucket(
     other = index - 1 if direction == "up" else index + 1
     if not 0 <= other < len(bucket):
         return
+    if bucket[index].position == bucket[other].position:
+        await queries.renumber_bucket(conn, user_id=user_id, status=bucket[index].status)
     moved = await queries.swap_task_positions(
         conn, id=task_id, other_id=bucket[other].id, user_id=user_id
     )

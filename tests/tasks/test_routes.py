@@ -403,6 +403,17 @@ async def test_move_up_and_down_within_a_bucket(user, db):
     assert edge.status_code == 200  # already last: nothing moves, nothing breaks
 
 
+async def test_move_works_when_two_cards_share_a_position(user, db):
+    for title in ("a", "b", "c"):
+        await create(user, title)
+    # Two tabs adding at the same instant both put their task at "top - 1".
+    await db.execute("UPDATE tasks SET position = -5 WHERE title IN ('b', 'c')")
+    b = await task_row(db, "b")  # shown as b, c (same position: by id), then a
+    await post(user, f"/tasks/{b['id']}/move", {"direction": "down"}, htmx=True)
+    page = await (await user.get("/")).get_data(as_text=True)
+    assert page.index(">c<") < page.index(">b<") < page.index(">a<")
+
+
 async def test_move_on_a_searched_board_passes_hidden_cards(user, db):
     for title in ("Buy a", "Call x", "Buy b"):  # new tasks go on top: Buy b, Call x, Buy a
         await create(user, title)
