@@ -17,7 +17,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from taskly.db import queries
 
-ZONES = frozenset(available_timezones())
+# Every IANA zone, less two that name no place: "localtime" (whatever the server's clock is set
+# to, so it would change with the host) and "Factory" (no offset, shown as "-00").
+ZONES = frozenset(available_timezones()) - {"localtime", "Factory"}
 LEAD_CHOICES = {15: "15 minutes", 60: "1 hour", 180: "3 hours", 1440: "1 day", 10080: "1 week"}
 REPEAT_CHOICES = {"daily": "Every day", "weekdays": "Every weekday", "weekly": "Every week"}
 ACTIONS = ("done", "snooze_hour", "snooze_tomorrow", "unsubscribe")
@@ -122,7 +124,11 @@ def read_action(secret: str, token: str, max_age: int) -> LinkAction:
         raise LinkError("This link has expired. Open the task in Taskly instead.") from None
     except BadSignature:
         raise LinkError("This link is not valid. It may have been copied incompletely.") from None
-    if not isinstance(data, dict) or data.get("a") not in ACTIONS:
+    if (
+        not isinstance(data, dict)
+        or data.get("a") not in ACTIONS
+        or not all(type(data.get(key)) is int for key in ("u", "t", "r"))
+    ):
         raise LinkError("This link is not valid.")
     # "Used once" is keyed on what the token says, not on its text: the same signature can be
     # written several ways (padding), and each must count as the same link.

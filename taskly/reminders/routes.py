@@ -241,7 +241,7 @@ async def link_page(token: str) -> ResponseReturnValue:
         return await render("pages/mail_action.html", error=str(exc), status=400)
     async with connection() as conn:
         task = await queries.select_link_task(conn, task_id=link.task_id, user_id=link.user_id)
-    if task is None:
+    if task is None or task["deleted_at"] is not None:
         return await render(
             "pages/mail_action.html", error="That task no longer exists.", status=404
         )
@@ -264,22 +264,22 @@ async def link_action(token: str) -> ResponseReturnValue:
             return await render(
                 "pages/mail_action.html", error="That task no longer exists.", status=404
             )
-        if not await use_link(conn, link):
-            return await render(
-                "pages/mail_action.html", error="This link was already used.", status=409
-            )
+        refusal = None
+        if link.action.startswith("snooze"):
+            if task["status"] == "done":
+                refusal = "This task is already done, so there is nothing to snooze."
+            elif not await queries.reminder_exists(conn, id=link.reminder_id, user_id=link.user_id):
+                refusal = (
+                    "You unsubscribed from this task's reminders, so there is nothing to snooze."
+                )
+        if refusal is None and not await use_link(conn, link):
+            refusal = "This link was already used."
+        if refusal is not None:
+            return await render("pages/mail_action.html", error=refusal, status=409)
         now = datetime.now(UTC)
         if link.action == "done":
             await update_task_status(conn, link.task_id, link.user_id, "done")
             result = "Marked done. No more reminders for it."
-        elif link.action.startswith("snooze") and not await queries.reminder_exists(
-            conn, id=link.reminder_id, user_id=link.user_id
-        ):
-            return await render(
-                "pages/mail_action.html",
-                error="You unsubscribed from this task's reminders, so there is nothing to snooze.",
-                status=409,
-            )
         elif link.action == "snooze_hour":
             await queries.snooze_task(
                 conn, user_id=link.user_id, task_id=link.task_id, fire_at=now + timedelta(hours=1)

@@ -199,9 +199,10 @@ async def test_settings_change_zone_and_switch(user, db):
     fire = await db.fetchval("SELECT next_fire_at FROM reminders")
     local = fire.astimezone(ZoneInfo("America/New_York"))
     assert (local.hour, local.minute) == (9, 0)
-    bad = await post(user, "/account/settings", {"time_zone": "Mars/Base"}, htmx=False)
-    assert bad.status_code == 422
-    assert "Choose a time zone from the list" in await bad.get_data(as_text=True)
+    for zone in ("Mars/Base", "localtime", "Factory"):
+        bad = await post(user, "/account/settings", {"time_zone": zone}, htmx=False)
+        assert bad.status_code == 422, zone
+        assert "Choose a time zone from the list" in await bad.get_data(as_text=True)
 
 
 async def test_dev_mail_exists_only_in_development(make_app, client):
@@ -234,6 +235,42 @@ async def test_snooze_after_unsubscribing_does_nothing(app, user, db):
     assert response.status_code == 409
     assert "unsubscribed" in await response.get_data(as_text=True)
     assert await db.fetchval("SELECT count(*) FROM reminders") == 0
+
+
+async def test_snooze_of_a_done_task_says_so_and_the_link_still_works_later(app, user, db):
+    task_id = await new_task(user, db, "Finished")
+    snooze = await link_for(db, "snooze_hour", task_id)
+    await db.execute(
+        "UPDATE tasks SET status = 'done', completed_at = now() WHERE id = $1", task_id
+    )
+    browser = app.test_client()
+    response = await browser.post(snooze)
+    assert response.status_code == 409
+    assert "already done" in await response.get_data(as_text=True)
+    assert await db.fetchval("SELECT count(*) FROM reminders WHERE kind = 'at'") == 0
+    await db.execute("UPDATE tasks SET status = 'todo', completed_at = NULL WHERE id = $1", task_id)
+    assert (await browser.post(snooze)).status_code == 200  # reopened: now it snoozes
+    assert await db.fetchval("SELECT count(*) FROM reminders WHERE kind = 'at'") == 1
+
+
+async def test_a_link_to_a_deleted_task_offers_nothing(app, user, db):
+    task_id = await new_task(user, db, "Binned")
+    link = await link_for(db, "done", task_id)
+    await db.execute("UPDATE tasks SET deleted_at = now() WHERE id = $1", task_id)
+    page = await app.test_client().get(link)
+    html = await page.get_data(as_text=True)
+    assert page.status_code == 404
+    assert "That task no longer exists." in html and "<button" not in html.split("<main")[1]
+
+
+async def test_a_signed_link_with_a_malformed_payload_is_refused(app, user, db):
+    from taskly.reminders.model import _serializer
+
+    for payload in ({"a": "done"}, {"a": "done", "u": "x", "t": 1, "r": 1}, ["done"]):
+        token = _serializer(SECRET).dumps(payload)
+        response = await app.test_client().post(f"/m/{token}")
+        assert response.status_code == 400, payload
+        assert "not valid" in await response.get_data(as_text=True)
 
 
 async def test_dev_mail_shows_only_your_own_mail(make_app, db):
