@@ -16,8 +16,9 @@ from quart import Quart, g, url_for
 
 from taskly.resources import STATIC
 
-_URL = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)
-_TRAILING = ".,;:!?)]}'\""
+_URL = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
+_TRAILING = ".,;:!?'\""
+_CLOSING = {")": "(", "]": "[", "}": "{"}
 
 
 def _zone() -> ZoneInfo:
@@ -76,20 +77,30 @@ def age(value: datetime, until: datetime | None = None) -> str:
 
 
 def linkify(text: str) -> Markup:
-    """Escape everything, then turn http(s) URLs into links. Line breaks are kept by CSS."""
-    escaped = str(escape(text))
-
-    def link(match: re.Match[str]) -> str:
+    """The text, escaped, with its http(s) URLs as links. URLs are found in the text as typed
+    (escaping first would make `"https://x"` end in `&#34`), and lose trailing punctuation and
+    unbalanced closing brackets: `(see https://en.wikipedia.org/wiki/Foo_(bar)).` links the
+    whole article name. Line breaks are kept by CSS."""
+    parts: list[str] = []
+    last = 0
+    for match in _URL.finditer(text):
         url = match[0]
-        trail = ""
-        while url and url[-1] in _TRAILING:
-            trail = url[-1] + trail
+        while url and (
+            url[-1] in _TRAILING
+            or (url[-1] in _CLOSING and url.count(url[-1]) > url.count(_CLOSING[url[-1]]))
+        ):
             url = url[:-1]
-        return (
-            f'<a href="{url}" rel="noopener noreferrer nofollow" target="_blank">{url}</a>{trail}'
+        if "://" not in url.rstrip("/:"):
+            continue  # nothing left after the scheme
+        end_of_url = match.start() + len(url)
+        parts.append(str(escape(text[last : match.start()])))
+        href = escape(url)
+        parts.append(
+            f'<a href="{href}" rel="noopener noreferrer nofollow" target="_blank">{href}</a>'
         )
-
-    return Markup(_URL.sub(link, escaped))  # noqa: S704 - built from escaped text only
+        last = end_of_url
+    parts.append(str(escape(text[last:])))
+    return Markup("".join(parts))  # noqa: S704 - every piece is escaped
 
 
 @lru_cache(maxsize=64)
