@@ -286,10 +286,21 @@ DATABASE_DOWN = (
 )
 
 
+_CARD = re.compile(r"task-\d+")
+TASK_GONE = "This task no longer exists: it was deleted, perhaps in another tab."
+
+
 async def _render_error(code: int, message: str) -> tuple[str, int, dict[str, str]]:
     title = ERROR_TITLES.get(code, "Error")
     context = {"code": code, "title": title, "message": message}
     headers = {"Vary": "HX-Request"}
+    card = _CARD.fullmatch(request.headers.get("HX-Target", "")) if is_htmx() else None
+    if card and code == 404 and request.endpoint != "tasks.update":
+        # A card whose task is gone (deleted in another tab) goes too, and a toast says why.
+        # A failed save keeps its form instead, so nothing typed is lost; Esc then closes it.
+        context["message"] = TASK_GONE
+        body = await render_template("partials/_error_toast.html", oob=True, **context)
+        return body, code, headers | {"HX-Reswap": "delete"}
     if is_htmx():
         # Errors of a fragment request become a toast, wherever the request aimed.
         headers |= {"HX-Retarget": "#toasts", "HX-Reswap": "beforeend"}

@@ -5,7 +5,9 @@
   "use strict";
 
   var STATUSES = ["todo", "doing", "done"];
-  var pending = null; // {id} or {selector}: what to focus once the response is swapped in
+  // What to focus once the response is swapped in: {id} or {selector}, and `then`, another
+  // such object to try if that element is not on the page (the card itself was removed).
+  var pending = null;
 
   function $(selector, root) { return (root || document).querySelector(selector); }
   function all(selector, root) {
@@ -32,6 +34,17 @@
     var i = list.indexOf(card);
     return list[i + 1] || list[i - 1] || null;
   }
+  // Where focus goes when `card` leaves the board: the next card in its bucket (else the
+  // previous), else a card in another bucket, else the newest Undo button, so that u and
+  // Enter still work, else "New task".
+  function afterRemoval(card) {
+    var next = neighbour(card) || all(".task-card").filter(function (c) { return c !== card; })[0];
+    if (next) { return { id: next.id }; }
+    return { selector: "#toasts .toast:last-child [data-undo-button]", then: { id: "new-task" } };
+  }
+  // Stay on this card; if it goes away (deleted in another tab), move on as after a removal.
+  function stay(card) { return { id: card.id, then: afterRemoval(card) }; }
+
   function press(el) {
     if (el && !el.disabled) { el.click(); return true; }
     return false;
@@ -61,8 +74,8 @@
     if (!button || button.disabled) { return; }
     var next = focusNeighbour ? neighbour(card) : null;
     // The moved card briefly exists twice (old place and new bucket): look in the new bucket.
-    var moved = "#list-" + status + " #" + card.id;
-    pending = next ? { id: next.id, selector: moved } : { selector: moved };
+    var moved = { selector: "#list-" + status + " #" + card.id, then: afterRemoval(card) };
+    pending = next ? { id: next.id, then: moved } : moved;
     press(button);
   }
 
@@ -71,9 +84,14 @@
     if (dialog && !dialog.open) { dialog.showModal(); }
   }
 
+  function say(message) {
+    var region = document.getElementById("announce");
+    if (region) { region.textContent = message; }
+  }
+
   function undoLast() {
     var buttons = all("#toasts [data-undo-button]");
-    press(buttons[buttons.length - 1]);
+    if (!press(buttons[buttons.length - 1])) { say("Nothing to undo."); }
   }
 
   function focusField(id) {
@@ -85,14 +103,12 @@
     var target = event.target;
     var editing = target.closest && target.closest(".task-card--editing");
     if (editing) {
-      pending = { id: editing.id };
+      pending = stay(editing);
       press($('[data-action="cancel"]', editing));
       event.preventDefault();
     } else if (target.id === "new-task" || target.id === "search") {
       if (target.id === "search" && target.value) { return; } // the browser clears it first
-      target.blur();
-      focusCard($(".task-card"));
-      event.preventDefault();
+      if (focusCard($(".task-card"))) { event.preventDefault(); } // no cards: stay in the field
     }
   }
 
@@ -135,14 +151,12 @@
       case "e": return press($('[data-action="edit"]', card));
       case "x": setStatus(card, card.dataset.status === "done" ? "todo" : "done", true); return true;
       case "1": case "2": case "3": setStatus(card, STATUSES[Number(key) - 1], false); return true;
-      case "#": case "Delete": {
-        var next = neighbour(card);
-        pending = { id: next ? next.id : "new-task" };
+      case "#": case "Delete":
+        pending = afterRemoval(card);
         return press($("[data-delete]", card));
-      }
       case "r": return press($('[data-action="remind"]', card));
-      case "J": pending = { id: card.id }; return press($('button[name="direction"][value="down"]', card));
-      case "K": pending = { id: card.id }; return press($('button[name="direction"][value="up"]', card));
+      case "J": pending = stay(card); return press($('button[name="direction"][value="down"]', card));
+      case "K": pending = stay(card); return press($('button[name="direction"][value="up"]', card));
       default: return false;
     }
   }
@@ -168,45 +182,81 @@
     var config = event.detail.requestConfig || {};
     var action = (/\/tasks\/\d+(\/\w+)?$/.exec(config.path || "") || [])[1] || "";
     if (action === "/delete") {
-      var next = neighbour(card);
-      pending = { id: next ? next.id : "new-task" };
+      pending = afterRemoval(card);
     } else if (action === "/status") {
       var status = config.formData && config.formData.get("status");
-      pending = status ? { selector: "#list-" + status + " #" + card.id } : { id: card.id };
+      pending = status
+        ? { selector: "#list-" + status + " #" + card.id, then: afterRemoval(card) }
+        : stay(card);
     } else if (!(config.verb === "get" && (action === "/edit" || action === "/reminders"))) {
       // Opening a form leaves focus to its autofocus field; everything else returns to the card.
-      pending = { id: card.id };
+      pending = stay(card);
     }
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
     var elt = event.detail.elt;
-    if (elt && elt.id === "new-task-form" && !event.detail.successful) {
-      var input = document.getElementById("new-task");
-      if (input && !input.value) { input.value = elt.dataset.sent || ""; }
+    if (!elt || elt.id !== "new-task-form") { return; }
+    var input = document.getElementById("new-task");
+    if (!input) { return; }
+    if (!event.detail.successful) {
+      if (!input.value) { input.value = elt.dataset.sent || ""; }
+    } else if (input.getAttribute("aria-invalid")) {
+      // Added: an error from an earlier attempt no longer applies. (The form is not swapped,
+      // since the next task may already be half typed in it.)
+      var error = document.getElementById("new-task-error");
+      if (error) { error.remove(); }
+      input.removeAttribute("aria-invalid");
+      input.setAttribute("aria-describedby", "new-task-hint");
+      input.closest(".field").classList.remove("field--invalid");
     }
   });
 
   // Once a response is swapped in (main target and out-of-band parts), put focus where the
   // action said. afterOnLoad fires once per request after the swap, whatever the swap style.
-  function applyPending(attempt) {
+  // `final`: the whole response is in, so a missing element is gone and `then` applies.
+  function resolve(want, final) {
+    var found = want && ((want.id && document.getElementById(want.id)) ||
+      (want.selector && document.querySelector(want.selector)));
+    return found || (final && want && want.then ? resolve(want.then, final) : null);
+  }
+  function applyPending(attempt, final) {
     attempt = attempt || 0;
     if (!pending) { return; }
-    var target = (pending.id && document.getElementById(pending.id)) ||
-      (pending.selector && document.querySelector(pending.selector));
-    if (window.tasklyTrace) { console.log("~ pending", JSON.stringify(pending), !!target); }
+    var target = resolve(pending, final);
+    if (window.tasklyTrace) { console.log("~ pending", pending.id || pending.selector, !!target); }
     if (!target || !target.isConnected) { return; }
     if (target.classList.contains("task-card")) { focusCard(target); } else { target.focus(); }
     if (document.activeElement === target || attempt >= 10) {
       pending = null;
     } else { // still settling: try again shortly rather than leave focus on <body>
-      window.setTimeout(function () { applyPending(attempt + 1); }, 20);
+      window.setTimeout(function () { applyPending(attempt + 1, final); }, 20);
     }
   }
-  document.addEventListener("htmx:afterOnLoad", function () {
-    window.setTimeout(function () { applyPending(0); }, 0);
+  // Bind the pending focus to the request it waits for: keys pressed while an earlier
+  // response is still settling must not have their target judged "gone" by that response.
+  document.addEventListener("htmx:beforeSend", function (event) {
+    if (pending && !pending.xhr) { pending.xhr = event.detail.xhr; }
   });
-  document.addEventListener("htmx:afterSettle", function () { applyPending(0); });
+  document.addEventListener("htmx:afterOnLoad", function (event) {
+    var xhr = event.detail.xhr;
+    window.setTimeout(function () {
+      if (pending && pending.xhr === xhr) { applyPending(0, true); }
+    }, 0);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    applyPending(0);
+    // A text field swapped in with focus (an edit form, a form sent back with an error):
+    // the caret goes after the text, so typing continues it rather than prefixing it.
+    window.setTimeout(function () {
+      var field = document.activeElement;
+      var swapped = event.detail && event.detail.elt;
+      if (field && (field.type === "text" || field.tagName === "TEXTAREA") &&
+          swapped && swapped.contains && swapped.contains(field) && field.selectionStart === 0) {
+        field.setSelectionRange(field.value.length, field.value.length);
+      }
+    }, 0);
+  });
 
   document.addEventListener("htmx:sendError", function () { pending = null; });
 })();

@@ -149,13 +149,14 @@ async def card_fragment(task_id: int, announce: str | None = None) -> ResponseRe
     return await _fragment("partials/_task_card.html", stats=stats, announce=announce, task=task)
 
 
-async def owned_task(task_id: int) -> Task:
-    """The user's live task, or 404 (another user's id is never confirmed to exist). Uses the
-    request's connection, so it can run inside a caller's transaction."""
+async def owned_task(task_id: int, gone: str | None = None) -> Task:
+    """The user's live task, or 404 (another user's id is never confirmed to exist), saying
+    `gone` if given. Uses the request's connection, so it can run inside a caller's
+    transaction."""
     async with connection() as conn:
         task = await select_task(conn, task_id, g.user.id)
     if task is None:
-        abort(404)
+        abort(404, gone)
     return task
 
 
@@ -190,7 +191,8 @@ async def update(task_id: int) -> ResponseReturnValue:
         version = -1
     if not 0 < version < 2**31:
         abort(400, "The form is missing its version. Reload the page and try again.")
-    current = await owned_task(task_id)
+    gone = "This task was deleted, perhaps in another tab. Copy what you typed if you need it."
+    current = await owned_task(task_id, gone)
     status = 200
     conflict = None
     if not data.errors:
@@ -207,7 +209,7 @@ async def update(task_id: int) -> ResponseReturnValue:
             return await _fragment(
                 "partials/_task_card.html", stats=stats, announce=announce, task=task
             )
-        current = await owned_task(task_id)  # it changed meanwhile (or was deleted: 404)
+        current = await owned_task(task_id, gone)  # it changed meanwhile (or was deleted)
         conflict = current
         status = 409
     else:
@@ -230,7 +232,8 @@ async def _flash_undo(message: str, undo: Undo) -> None:
 @blueprint.route("/tasks/<id:task_id>/status", methods=["POST"])
 @login_required
 async def change_status(task_id: int) -> ResponseReturnValue:
-    status = (await request.form).get("status", "")
+    form = await request.form
+    status = form.get("status", "")
     if status not in STATUSES:
         abort(400, "Choose To do, In progress or Done.")
     async with connection() as conn:
@@ -240,7 +243,14 @@ async def change_status(task_id: int) -> ResponseReturnValue:
         task = await owned_task(task_id)  # 404 if not yours; else it was already there
         if not is_htmx():
             return _back_to_board()
-        return await _fragment("partials/_task_card.html", stats=stats, task=task)
+        if form.get("shown_in", status) == status:  # a repeated click: the card stays
+            return await _fragment("partials/_task_card.html", stats=stats, task=task)
+        # This page showed it elsewhere: another tab moved it. Put the card where it is.
+        announce = f"“{_short(task.title)}” was already in {STATUS_LABELS[status]}."
+        body = await _fragment(
+            "partials/_moved_card.html", stats=stats, announce=announce, task=task
+        )
+        return body, 200, {"HX-Reswap": "delete", "Vary": "HX-Request"}
     task, undo = moved
     message = f"Moved “{_short(task.title)}” to {STATUS_LABELS[status]}."
     if not is_htmx():
@@ -307,8 +317,13 @@ async def move(task_id: int) -> ResponseReturnValue:
         await move_in_bucket(conn, g.user.id, bucket, task_id, direction)
     if not is_htmx():
         return _back_to_board(task_id)
-    body = await render_template(
-        "partials/_bucket_list.html", **_context(status=task.status, tasks=bucket)
+    ids = [t.id for t in bucket]
+    announce = None
+    if task_id in ids:
+        place = f"{ids.index(task_id) + 1} of {len(ids)} in {STATUS_LABELS[task.status]}"
+        announce = f"“{_short(task.title)}” is now {place}."
+    body = await _fragment(
+        "partials/_bucket_list.html", announce=announce, status=task.status, tasks=bucket
     )
     headers = {
         "HX-Retarget": f"#list-{task.status}",

@@ -152,6 +152,76 @@ def test_validation_error_keeps_the_typed_title(page: Page):
     expect(page.get_by_label("New task")).to_have_value(long_title)
     expect(page.get_by_label("New task")).to_be_focused()
     screenshot(page, "board-title-too-long")
+    # The caret is after the text: one Backspace fixes it, and the error goes once it is added.
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Enter")
+    expect(bucket(page, "todo").locator(".task-card")).to_have_count(1)
+    expect(page.get_by_text("Keep the title to 200 characters")).to_have_count(0)
+    expect(page.get_by_label("New task")).not_to_have_attribute("aria-invalid", "true")
+
+
+def add_tasks(page: Page, *titles: str) -> None:
+    before = page.locator(".task-card").count()
+    page.get_by_label("New task").focus()
+    for title in titles:
+        page.keyboard.type(title)
+        page.keyboard.press("Enter")
+        expect(page.get_by_label("New task")).to_have_value("")
+    expect(page.locator(".task-card")).to_have_count(before + len(titles))
+    page.keyboard.press("Escape")
+
+
+def test_focus_after_removals_and_changes_from_another_tab(page: Page):
+    sign_up(page, unique_email())
+    add_tasks(page, "Alone")
+    # Deleting the last card leaves focus on the toast's Undo, so u still undoes.
+    page.keyboard.press("#")
+    expect(page.get_by_role("button", name="Undo")).to_be_focused()
+    page.keyboard.press("u")
+    expect(card(page, "Alone")).to_be_focused()
+
+    add_tasks(page, "Stale", "Edited")
+    other = page.context.new_page()
+    other.goto("/")
+    # The other tab marks "Stale" done; here it still shows in To do, and x is pressed on it.
+    other.locator(".task-card", has_text="Stale").get_by_role("button", name="Done").click()
+    expect(other.locator("#list-done")).to_contain_text("Stale")
+    page.keyboard.press("j")
+    assert focused_title(page) == "Stale"
+    page.keyboard.press("x")
+    expect(bucket(page, "done")).to_contain_text("Stale")
+    expect(page.locator(".task-card", has_text="Stale")).to_have_count(1)
+    expect(bucket(page, "todo")).not_to_contain_text("Stale")
+
+    # The other tab deletes "Edited" while it is open in an editor here: Esc still closes it.
+    page.keyboard.press("k")
+    assert focused_title(page) == "Edited"
+    page.keyboard.press("e")
+    expect(page.get_by_label("Title")).to_be_focused()
+    other.reload()
+    other.locator(".task-card", has_text="Edited").get_by_role("button", name="Delete").click()
+    expect(other.locator(".task-card", has_text="Edited")).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(page.locator(".task-card", has_text="Edited")).to_have_count(0)
+    expect(page.locator("#toasts")).to_contain_text("deleted, perhaps in another tab")
+    expect(card(page, "Alone")).to_be_focused()  # its neighbour, as after a delete here
+    other.close()
+
+
+def test_leaving_the_search_box_neither_reloads_the_board_nor_adds_history(page: Page):
+    sign_up(page, unique_email())
+    add_tasks(page, "pear one", "pear two", "apple")
+    page.keyboard.press("/")
+    page.keyboard.type("pear")
+    expect(page.locator(".task-card")).to_have_count(2)
+    expect(page).to_have_url("/?q=pear&filter=")
+    history = page.evaluate("history.length")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("x")  # at once: a board reloaded on leaving the box would land after
+    expect(bucket(page, "done")).to_contain_text("pear")
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".task-card").count() == 2  # the moved card is on the board once
+    assert page.evaluate("history.length") == history
 
 
 def test_two_tabs_edit_conflict_is_reported(page: Page):

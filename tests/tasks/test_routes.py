@@ -293,6 +293,41 @@ async def test_status_double_click_is_harmless(user, db):
     )
 
 
+async def test_a_card_moved_in_another_tab_goes_to_its_bucket(user, db):
+    await create(user, "Stale")
+    row = await task_row(db, "Stale")
+    await post(user, f"/tasks/{row['id']}/status", {"status": "done"})  # the other tab
+    # This tab still shows the card in To do and presses Done.
+    response = await post(
+        user, f"/tasks/{row['id']}/status", {"status": "done", "shown_in": "todo"}, htmx=True
+    )
+    html = await response.get_data(as_text=True)
+    assert response.headers["HX-Reswap"] == "delete"
+    assert 'hx-swap-oob="afterbegin:#list-done"' in html
+    assert "“Stale” was already in Done." in html
+    assert "data-undo-button" not in html  # nothing happened, nothing to undo
+
+
+async def test_a_card_whose_task_was_deleted_elsewhere_leaves_the_board(user, db):
+    await create(user, "Gone")
+    row = await task_row(db, "Gone")
+    await post(user, f"/tasks/{row['id']}/delete")  # the other tab
+    target = {"HX-Target": f"task-{row['id']}", **HX}
+    for method, path in (("GET", f"/tasks/{row['id']}"), ("GET", f"/tasks/{row['id']}/edit")):
+        response = await user.open(path, method=method, headers=target)
+        html = await response.get_data(as_text=True)
+        assert response.status_code == 404
+        assert response.headers["HX-Reswap"] == "delete", path
+        assert 'hx-swap-oob="beforeend:#toasts"' in html
+        assert "deleted, perhaps in another tab" in html
+    # Saving the edit form keeps it (and what was typed), and says why.
+    form = {"title": "My words", "version": str(row["version"]), "csrf_token": await token(user)}
+    saved = await user.post(f"/tasks/{row['id']}", form=form, headers=target)
+    assert saved.status_code == 404
+    assert "HX-Reswap" not in saved.headers or saved.headers["HX-Reswap"] != "delete"
+    assert "Copy what you typed" in await saved.get_data(as_text=True)
+
+
 async def test_status_without_javascript_redirects_with_an_undo_toast(user, db):
     await create(user, "No JS")
     row = await task_row(db, "No JS")
@@ -395,6 +430,7 @@ async def test_move_up_and_down_within_a_bucket(user, db):
     html = await response.get_data(as_text=True)
     assert response.headers["HX-Retarget"] == "#list-todo"
     assert html.index(">b<") < html.index(">c<") < html.index(">a<")
+    assert "“b” is now 1 of 3 in To do." in html  # said to screen readers
     await post(user, f"/tasks/{b['id']}/move", {"direction": "down"})
     await post(user, f"/tasks/{b['id']}/move", {"direction": "down"})
     page = await (await user.get("/")).get_data(as_text=True)
