@@ -298,7 +298,7 @@ async def _render_error(code: int, message: str) -> tuple[str, int, dict[str, st
     if card and code == 404 and request.endpoint != "tasks.update":
         # A card whose task is gone (deleted in another tab) goes too, and a toast says why.
         # A failed save keeps its form instead, so nothing typed is lost; Esc then closes it.
-        context["message"] = TASK_GONE
+        context |= {"title": "Already deleted", "message": TASK_GONE}
         body = await render_template("partials/_error_toast.html", oob=True, **context)
         return body, code, headers | {"HX-Reswap": "delete"}
     if is_htmx():

@@ -188,9 +188,11 @@
       pending = status
         ? { selector: "#list-" + status + " #" + card.id, then: afterRemoval(card) }
         : stay(card);
-    } else if (!(config.verb === "get" && (action === "/edit" || action === "/reminders"))) {
-      // Opening a form leaves focus to its autofocus field; everything else returns to the card.
-      pending = stay(card);
+    } else if (config.verb === "get" && (action === "/edit" || action === "/reminders")) {
+      // Opening a form: focus its autofocus field (if the task is gone, move on instead).
+      pending = { selector: "#" + card.id + " [autofocus]", then: afterRemoval(card) };
+    } else {
+      pending = stay(card); // everything else returns to the card
     }
   });
 
