@@ -92,13 +92,12 @@ def linkify(text: str) -> Markup:
             url = url[:-1]
         if "://" not in url.rstrip("/:"):
             continue  # nothing left after the scheme
-        end_of_url = match.start() + len(url)
         parts.append(str(escape(text[last : match.start()])))
         href = escape(url)
         parts.append(
             f'<a href="{href}" rel="noopener noreferrer nofollow" target="_blank">{href}</a>'
         )
-        last = end_of_url
+        last = match.start() + len(url)
     parts.append(str(escape(text[last:])))
     return Markup("".join(parts))  # noqa: S704 - every piece is escaped
 

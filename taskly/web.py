@@ -294,8 +294,8 @@ async def _render_error(code: int, message: str) -> tuple[str, int, dict[str, st
     title = ERROR_TITLES.get(code, "Error")
     context = {"code": code, "title": title, "message": message}
     headers = {"Vary": "HX-Request"}
-    card = _CARD.fullmatch(request.headers.get("HX-Target", "")) if is_htmx() else None
-    if card and code == 404 and request.endpoint != "tasks.update":
+    on_card = is_htmx() and _CARD.fullmatch(request.headers.get("HX-Target", ""))
+    if on_card and code == 404 and request.endpoint != "tasks.update":
         # A card whose task is gone (deleted in another tab) goes too, and a toast says why.
         # A failed save keeps its form instead, so nothing typed is lost; Esc then closes it.
         context |= {"title": "Already deleted", "message": TASK_GONE}

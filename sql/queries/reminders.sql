@@ -162,10 +162,10 @@ UPDATE reminders SET claimed_by = NULL, claimed_until = NULL
  WHERE id = ANY(:ids) AND claimed_by = :worker;
 
 -- name: select-link-task(task_id, user_id)^
--- The task a signed mail link names, with its owner's zone (links work without a session).
-SELECT t.id, t.title, t.status, t.deleted_at, u.time_zone
+-- The live task a signed mail link names, with its owner's zone (links work without a session).
+SELECT t.id, t.title, t.status, u.time_zone
   FROM tasks t JOIN users u ON u.id = t.user_id
- WHERE t.id = :task_id AND t.user_id = :user_id;
+ WHERE t.id = :task_id AND t.user_id = :user_id AND t.deleted_at IS NULL;
 
 -- name: reminder-exists(id, user_id)$
 SELECT EXISTS (SELECT 1 FROM reminders WHERE id = :id AND user_id = :user_id);

@@ -241,7 +241,7 @@ async def link_page(token: str) -> ResponseReturnValue:
         return await render("pages/mail_action.html", error=str(exc), status=400)
     async with connection() as conn:
         task = await queries.select_link_task(conn, task_id=link.task_id, user_id=link.user_id)
-    if task is None or task["deleted_at"] is not None:
+    if task is None:
         return await render(
             "pages/mail_action.html", error="That task no longer exists.", status=404
         )
@@ -260,7 +260,7 @@ async def link_action(token: str) -> ResponseReturnValue:
         return await render("pages/mail_action.html", error=str(exc), status=400)
     async with transaction() as conn:
         task = await queries.select_link_task(conn, task_id=link.task_id, user_id=link.user_id)
-        if task is None or task["deleted_at"] is not None:
+        if task is None:
             return await render(
                 "pages/mail_action.html", error="That task no longer exists.", status=404
             )
