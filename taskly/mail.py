@@ -82,7 +82,14 @@ _UTF8.body_encoding = QP
 _WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=998)  # no folded URLs
 
 
+def header_text(value: str) -> str:
+    """Text for a header: control characters, line breaks and other invisibles become spaces
+    (a task title with \\x1b or a line separator must not reach the Subject: raw)."""
+    return "".join(ch if ch.isprintable() else " " for ch in value)
+
+
 def _header(value: str) -> str:
+    value = header_text(value)
     return value if value.isascii() else Header(value, _UTF8).encode()
 
 
@@ -110,7 +117,7 @@ def build_message(
     else:
         message = body
     message["From"] = _header(sender)
-    message["To"] = formataddr((to_name, to), charset="utf-8")
+    message["To"] = formataddr((header_text(to_name), to), charset="utf-8")
     message["Subject"] = _header(subject)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id
@@ -121,7 +128,12 @@ def build_message(
 
 
 class Mailer:
-    """One SMTP connection, opened on first use and reused for a batch of messages."""
+    """One SMTP connection, opened on first use and reused for a batch of messages.
+
+    A server that stops answering is dropped without a QUIT (which would wait on it again);
+    one that answered with an error gets a QUIT bounded by QUIT_TIMEOUT."""
+
+    QUIT_TIMEOUT = 2.0
 
     def __init__(self, config: SmtpConfig, timeout: float) -> None:
         self.config = config
@@ -172,13 +184,19 @@ class Mailer:
             await self.close()
             raise
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            await self.close()
+            self.abort()
             raise TemporaryMailError(str(exc) or type(exc).__name__) from exc
+
+    def abort(self) -> None:
+        """Drop the connection at once."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None and client.is_connected:
             try:
-                await client.quit()
+                await client.quit(timeout=min(self.QUIT_TIMEOUT, self.timeout))
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 client.close()

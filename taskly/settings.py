@@ -7,7 +7,10 @@ refuse unsafe values, naming the setting that is wrong.
 
 from __future__ import annotations
 
+import math
 import os
+import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,7 @@ ENVIRONMENTS = ("development", "test", "production")
 # The secret used when none is configured outside production. Production refuses it.
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - a known, refused default
 MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 128
 DEFAULT_DATA_DIR = Path("~/.local/share/taskly").expanduser()
 
 
@@ -43,6 +47,7 @@ class Settings:
     session_idle_timeout: int = 14 * 24 * 3600
     session_absolute_timeout: int = 30 * 24 * 3600
     max_body_bytes: int = 1024 * 1024
+    body_timeout: float = 10.0
     rate_limits_enabled: bool = True
     smtp_url: str | None = None
     mail_from: str = "Taskly <taskly@localhost>"
@@ -50,12 +55,18 @@ class Settings:
     reminder_interval: float = 5.0
     reminder_batch: int = 200
     reminder_lease: int = 120
+    mail_daily_limit: int = 100
     link_max_age: int = 7 * 24 * 3600
     scheduler_enabled: bool = True
 
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def base_host(self) -> str:
+        """The Host header requests must carry in production (BASE_URL's host[:port])."""
+        return urlsplit(self.base_url).netloc.lower()
 
     @property
     def cookie_secure(self) -> bool:
@@ -76,11 +87,14 @@ class Settings:
         data_dir = env.get("TASKLY_DATA_DIR") or (
             str(Path(data_root) / "taskly") if data_root else str(defaults.data_dir)
         )
+        secret_key = env.get("SECRET_KEY", "")
+        if not secret_key and not production:
+            secret_key = development_secret(Path(data_dir).expanduser())
         settings = cls(
             env=name,
             database_url=env.get("DATABASE_URL") or None,
             data_dir=Path(data_dir).expanduser(),
-            secret_key=env.get("SECRET_KEY", "" if production else DEV_SECRET_KEY),
+            secret_key=secret_key,
             base_url=env.get("BASE_URL", defaults.base_url).rstrip("/"),
             debug=_flag(env, "TASKLY_DEBUG", False),
             log_format=env.get("LOG_FORMAT", "json" if production else "text"),
@@ -96,6 +110,7 @@ class Settings:
                 env, "SESSION_ABSOLUTE_TIMEOUT", defaults.session_absolute_timeout
             ),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
+            body_timeout=_float(env, "BODY_TIMEOUT", defaults.body_timeout),
             rate_limits_enabled=_flag(env, "RATE_LIMITS_ENABLED", True),
             smtp_url=env.get("SMTP_URL") or None,
             mail_from=env.get("MAIL_FROM") or defaults.mail_from,
@@ -103,6 +118,7 @@ class Settings:
             reminder_interval=_float(env, "REMINDER_INTERVAL", defaults.reminder_interval),
             reminder_batch=_int(env, "REMINDER_BATCH", defaults.reminder_batch),
             reminder_lease=_int(env, "REMINDER_LEASE", defaults.reminder_lease),
+            mail_daily_limit=_int(env, "MAIL_DAILY_LIMIT", defaults.mail_daily_limit),
             link_max_age=_int(env, "LINK_MAX_AGE", defaults.link_max_age),
             scheduler_enabled=_flag(env, "SCHEDULER_ENABLED", True),
         )
@@ -128,8 +144,20 @@ class Settings:
                 raise SettingsError(str(exc)) from None
         if self.reminder_interval <= 0 or self.reminder_batch < 1:
             raise SettingsError("REMINDER_INTERVAL must be positive and REMINDER_BATCH at least 1")
-        if self.reminder_lease < 2 * self.smtp_timeout:
-            raise SettingsError("REMINDER_LEASE must be at least twice SMTP_TIMEOUT")
+        if self.smtp_timeout <= 0 or self.db_command_timeout <= 0 or self.body_timeout <= 0:
+            raise SettingsError(
+                "SMTP_TIMEOUT, DB_COMMAND_TIMEOUT and BODY_TIMEOUT must be positive"
+            )
+        # The engine takes a new message from its batch only while the lease still covers one
+        # whole send and its record: the window left must hold at least one send.
+        needed = 2 * self.smtp_timeout + self.db_command_timeout
+        if self.reminder_lease < needed:
+            raise SettingsError(
+                f"REMINDER_LEASE must be at least 2 * SMTP_TIMEOUT + DB_COMMAND_TIMEOUT "
+                f"({needed:g} s with these values), or no reminder could be sent in time"
+            )
+        if self.mail_daily_limit < 0:
+            raise SettingsError("MAIL_DAILY_LIMIT must be 0 (no limit) or more")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SettingsError(
@@ -141,10 +169,14 @@ class Settings:
             raise SettingsError(
                 "SECRET_KEY is required in production (e.g. `openssl rand -hex 32`)"
             )
-        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_SECRET_LENGTH:
+        if (
+            self.secret_key == DEV_SECRET_KEY
+            or len(self.secret_key) < MIN_SECRET_LENGTH
+            or estimated_bits(self.secret_key) < MIN_SECRET_BITS
+        ):
             raise SettingsError(
                 "SECRET_KEY is unsafe: use a random value of at least "
-                f"{MIN_SECRET_LENGTH} characters"
+                f"{MIN_SECRET_LENGTH} characters, e.g. `openssl rand -hex 32`"
             )
         if self.debug:
             raise SettingsError("TASKLY_DEBUG must be off in production")
@@ -158,6 +190,40 @@ class Settings:
             raise SettingsError(
                 "MAIL_FROM must be set in production, e.g. Taskly <tasks@example.com>"
             )
+
+
+def estimated_bits(secret: str) -> float:
+    """A rough upper bound of a secret's entropy: its length times the Shannon entropy of its
+    characters. 40 times "a" gives 0; 64 random hex digits about 256. It catches keyboard runs
+    and repeated words, not a cleverly chosen bad secret."""
+    counts = Counter(secret)
+    total = len(secret)
+    per_char = -sum(n / total * math.log2(n / total) for n in counts.values())
+    return per_char * total
+
+
+def development_secret(data_dir: Path) -> str:
+    """Outside production with no SECRET_KEY: a random key made on first start and kept in
+    the data directory (0600), so signed links and sessions survive restarts but nobody can
+    forge them with a key printed in the source."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    draft = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    try:
+        os.link(draft, path)  # atomic: a worker starting alongside reads a whole key
+    except FileExistsError:
+        key = path.read_text().strip()
+    finally:
+        draft.unlink()
+    return key
 
 
 def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:

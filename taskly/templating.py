@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -117,6 +118,9 @@ def asset(filename: str) -> str:
 
 def init_app(app: Quart) -> None:
     app.jinja_env.globals["asset"] = asset
+    app.jinja_env.globals["new_submission_id"] = lambda: str(uuid.uuid4())
+    limit = app.extensions["taskly.settings"].mail_daily_limit
+    app.jinja_env.globals["mail_daily_limit"] = lambda: limit
     app.jinja_env.filters.update(
         local_time=local_time,
         iso_local=iso_local,

@@ -8,7 +8,7 @@ from taskly.settings import DEV_SECRET_KEY, Settings, SettingsError
 
 SAFE = {
     "TASKLY_ENV": "production",
-    "SECRET_KEY": "k" * 48,
+    "SECRET_KEY": "3f9a1c77e0b24d5e8a6b2c1d9e0f4a7b6c5d8e9f0a1b2c3d4e5f60718293a4b5",
     "DATABASE_URL": "postgresql://taskly@db/taskly",
     "BASE_URL": "https://tasks.example",
     "SMTP_URL": "smtp://taskly:secret@mail.example:587",
@@ -16,12 +16,23 @@ SAFE = {
 }
 
 
-def test_development_needs_nothing():
-    settings = Settings.from_env({})
+def test_development_needs_nothing(tmp_path):
+    settings = Settings.from_env({"TASKLY_DATA_DIR": str(tmp_path)})
     assert settings.env == "development"
     assert settings.database_url is None  # the embedded PostgreSQL will be used
-    assert settings.secret_key == DEV_SECRET_KEY
     assert not settings.cookie_secure
+
+
+def test_development_key_is_random_kept_private_and_reused(tmp_path):
+    """No public default: a key is made on first start, kept 0600, and read back later (so
+    mail links and sessions survive a restart)."""
+    first = Settings.from_env({"TASKLY_DATA_DIR": str(tmp_path)}).secret_key
+    again = Settings.from_env({"TASKLY_DATA_DIR": str(tmp_path)}).secret_key
+    other = Settings.from_env({"TASKLY_DATA_DIR": str(tmp_path / "other")}).secret_key
+    assert first == again != other
+    assert first != DEV_SECRET_KEY and len(first) == 64
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".secret")] == []
 
 
 def test_safe_production_settings_are_accepted():
@@ -48,7 +59,12 @@ def test_safe_production_settings_are_accepted():
         ({"MAIL_FROM": ""}, "MAIL_FROM must be set in production"),
         ({"SMTP_URL": "smtp+insecure://mail.example:25"}, "allowed only for localhost"),
         ({"SMTP_URL": "http://mail.example"}, "SMTP_URL must start with"),
-        ({"REMINDER_LEASE": "10"}, "REMINDER_LEASE must be at least twice SMTP_TIMEOUT"),
+        # The documented minimum once sent nothing (lease 30, timeout 15: no sending window).
+        ({"REMINDER_LEASE": "30", "SMTP_TIMEOUT": "15"}, r"REMINDER_LEASE must be at least"),
+        ({"REMINDER_LEASE": "39", "SMTP_TIMEOUT": "15"}, r"\(40 s with these values\)"),
+        ({"SECRET_KEY": "a" * 40}, "SECRET_KEY is unsafe"),
+        ({"SECRET_KEY": "abcd" * 12}, "SECRET_KEY is unsafe"),
+        ({"MAIL_DAILY_LIMIT": "-1"}, "MAIL_DAILY_LIMIT must be"),
     ],
 )
 def test_production_refuses_unsafe_values(change, named):
@@ -61,3 +77,9 @@ def test_missing_secret_in_production_is_refused():
     env = {k: v for k, v in SAFE.items() if k != "SECRET_KEY"}
     with pytest.raises(SettingsError, match="SECRET_KEY is required"):
         Settings.from_env(env)
+
+
+def test_the_smallest_valid_lease_leaves_a_window_for_one_send():
+    settings = Settings.from_env({**SAFE, "REMINDER_LEASE": "40", "SMTP_TIMEOUT": "15"})
+    window = settings.reminder_lease - settings.smtp_timeout - settings.db_command_timeout
+    assert window >= settings.smtp_timeout

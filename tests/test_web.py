@@ -178,9 +178,7 @@ async def test_one_log_line_per_request_with_request_id(client, caplog):
 
 
 async def test_production_cookies_are_host_prefixed_secure_httponly_lax(make_app):
-    app = await make_app(
-        env="production", base_url="https://tasks.example", scheduler_enabled=False
-    )
+    app = await make_app(env="production", base_url="https://localhost", scheduler_enabled=False)
     client = app.test_client()
     response = await sign_up(client)
     cookies = response.headers.get_all("Set-Cookie")

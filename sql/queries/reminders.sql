@@ -37,7 +37,7 @@ RETURNING r.*;
 -- Everything a message needs, for a batch of claimed reminders, in one query.
 SELECT r.id AS reminder_id, t.id AS task_id, t.title, t.notes, t.status, t.due_at,
        t.due_all_day, t.deleted_at, u.id AS user_id, u.email, u.first_name, u.time_zone,
-       u.reminders_enabled
+       u.reminders_enabled, u.email_verified_at IS NOT NULL AS verified
   FROM reminders r
   JOIN tasks t ON t.id = r.task_id
   JOIN users u ON u.id = r.user_id
@@ -70,6 +70,13 @@ UPDATE reminders
        claimed_by = NULL, claimed_until = NULL
  WHERE id = :id AND claimed_by = :worker;
 
+-- name: hold-reminder(id, worker, retry_at, error)!
+-- Not sent and not an attempt: the address is unverified, or today's mail ceiling is reached.
+-- The occurrence stays pending, so it goes out (once, marked late) when the hold ends.
+UPDATE reminders
+   SET retry_at = :retry_at, last_error = :error, claimed_by = NULL, claimed_until = NULL
+ WHERE id = :id AND claimed_by = :worker;
+
 -- name: fail-reminder(id, worker, error)!
 UPDATE reminders
    SET state = 'failed', attempts = attempts + 1, last_error = :error,
@@ -79,44 +86,6 @@ UPDATE reminders
 -- name: release-claims(worker)!
 -- Graceful shutdown: hand back what this instance claimed but did not finish.
 UPDATE reminders SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = :worker;
-
--- name: release-outbox-claims(worker)!
-UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = :worker;
-
--- name: claim-outbox(worker, now, lease_seconds, batch)
-WITH due AS (
-    SELECT id FROM outbox
-     WHERE state = 'pending' AND retry_at <= :now
-       AND (claimed_until IS NULL OR claimed_until < now())
-     ORDER BY retry_at
-     LIMIT :batch
-       FOR UPDATE SKIP LOCKED
-)
-UPDATE outbox o
-   SET claimed_by = :worker, claimed_until = now() + make_interval(secs => :lease_seconds)
-  FROM due
- WHERE o.id = due.id
-RETURNING o.*, (SELECT email FROM users WHERE id = o.user_id) AS email,
-          (SELECT first_name FROM users WHERE id = o.user_id) AS first_name;
-
--- name: finish-outbox(id, worker)!
-UPDATE outbox SET state = 'sent', sent_at = now(), claimed_by = NULL, claimed_until = NULL
- WHERE id = :id AND claimed_by = :worker;
-
--- name: retry-outbox(id, worker, retry_at, error)!
-UPDATE outbox
-   SET attempts = attempts + 1, retry_at = :retry_at, last_error = :error,
-       claimed_by = NULL, claimed_until = NULL
- WHERE id = :id AND claimed_by = :worker;
-
--- name: fail-outbox(id, worker, error)!
-UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = :error,
-       claimed_by = NULL, claimed_until = NULL
- WHERE id = :id AND claimed_by = :worker;
-
--- name: insert-outbox(user_id, task_id, template, context, message_id)!
-INSERT INTO outbox (user_id, task_id, template, context, message_id)
-VALUES (:user_id, :task_id, :template, :context, :message_id);
 
 -- name: insert-used-link(token_hash)$
 INSERT INTO used_links (token_hash) VALUES (:token_hash)
@@ -174,3 +143,6 @@ SELECT EXISTS (SELECT 1 FROM reminders WHERE id = :id AND user_id = :user_id);
 -- Changing a task's reminders starts here: a second "Save reminders" (a double click, another
 -- tab) waits for the first and then sees its rules, instead of both adding theirs.
 SELECT 1 FROM tasks WHERE id = :task_id AND user_id = :user_id FOR NO KEY UPDATE;
+
+-- name: delete-old-mail-budget()!
+DELETE FROM mail_budget WHERE day < current_date - 2;

@@ -3,10 +3,13 @@ INSERT INTO sessions (token_hash, user_id, user_agent)
 VALUES (:token_hash, :user_id, :user_agent);
 
 -- name: select-session-user(token_hash, idle_seconds, absolute_seconds)^
--- The session and its user in one round trip, only while within both timeouts.
-SELECT u.id, u.email, u.first_name, u.last_name, u.time_zone, s.last_seen_at
+-- The session and its user in one round trip, only while within both timeouts; with the mail
+-- sent to the account today (its local day), for the banner at the daily ceiling.
+SELECT u.id, u.email, u.first_name, u.last_name, u.time_zone, u.email_verified_at,
+       coalesce(b.used, 0) AS mail_used_today, s.last_seen_at
   FROM sessions s
   JOIN users u ON u.id = s.user_id
+  LEFT JOIN mail_budget b ON b.user_id = u.id AND b.day = (now() AT TIME ZONE u.time_zone)::date
  WHERE s.token_hash = :token_hash
    AND s.last_seen_at > now() - make_interval(secs => :idle_seconds)
    AND s.created_at > now() - make_interval(secs => :absolute_seconds);

@@ -56,13 +56,20 @@ SELECT t.*, rem.next_reminder_at, rem.reminder_error
   ) rem ON true
  WHERE t.id = :id AND t.user_id = :user_id AND t.deleted_at IS NULL;
 
--- name: insert-task(user_id, title, notes, priority, due_at, due_all_day)^
--- New tasks go on top of To do.
-INSERT INTO tasks (user_id, title, notes, priority, due_at, due_all_day, position)
+-- name: insert-task(user_id, title, notes, priority, due_at, due_all_day, submission)^
+-- New tasks go on top of To do. A submission id seen before inserts nothing (no row back).
+INSERT INTO tasks (user_id, title, notes, priority, due_at, due_all_day, position, submission)
 VALUES (:user_id, :title, :notes, :priority, :due_at, :due_all_day,
         coalesce((SELECT min(position) FROM tasks
-                   WHERE user_id = :user_id AND status = 'todo' AND deleted_at IS NULL), 0) - 1)
+                   WHERE user_id = :user_id AND status = 'todo' AND deleted_at IS NULL), 0) - 1,
+        :submission)
+ON CONFLICT (user_id, submission) DO NOTHING
 RETURNING *;
+
+-- name: select-task-by-submission(user_id, submission)^
+-- The task an earlier copy of the same create form made (a separate statement, so it sees a
+-- copy that committed while this one waited on it).
+SELECT * FROM tasks WHERE user_id = :user_id AND submission = :submission;
 
 -- name: update-task(id, user_id, version, title, notes, priority, due_at, due_all_day)^
 -- Only if nobody changed it since the form was shown (version); else no row.

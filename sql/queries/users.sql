@@ -1,12 +1,18 @@
--- name: insert-user(email, first_name, last_name, password_hash, time_zone)<!
-INSERT INTO users (email, first_name, last_name, password_hash, time_zone)
-VALUES (:email, :first_name, :last_name, :password_hash, :time_zone)
-RETURNING id, email, first_name, last_name, time_zone, created_at;
+-- name: insert-user(email, email_key, first_name, last_name, password_hash, time_zone)^
+-- Nothing is returned when the address is taken: the caller answers both cases the same way.
+INSERT INTO users (email, email_key, first_name, last_name, password_hash, time_zone)
+VALUES (:email, :email_key, :first_name, :last_name, :password_hash, :time_zone)
+ON CONFLICT (email_key) DO NOTHING
+RETURNING id, email, first_name, last_name, time_zone, email_verified_at;
 
--- name: select-user-by-email(email)^
-SELECT id, email, first_name, last_name, time_zone, password_hash
+-- name: select-user-by-email-key(email_key)^
+SELECT id, email, first_name, last_name, time_zone, password_hash, email_verified_at
   FROM users
- WHERE lower(email) = lower(:email);
+ WHERE email_key = :email_key;
+
+-- name: select-user(user_id)^
+SELECT id, email, first_name, last_name, time_zone, email_verified_at
+  FROM users WHERE id = :user_id;
 
 -- name: select-password-hash(user_id)$
 SELECT password_hash FROM users WHERE id = :user_id;
@@ -15,9 +21,25 @@ SELECT password_hash FROM users WHERE id = :user_id;
 UPDATE users SET password_hash = :password_hash WHERE id = :user_id;
 
 -- name: update-password(password_hash, user_id)!
+-- A new password also ends every mailed account link issued before it.
 UPDATE users
-   SET password_hash = :password_hash, password_changed_at = now()
+   SET password_hash = :password_hash, password_changed_at = clock_timestamp()
  WHERE id = :user_id;
+
+-- name: mark-email-verified(user_id, email)$
+-- Only while the address is still the one the link was sent to.
+UPDATE users SET email_verified_at = coalesce(email_verified_at, now())
+ WHERE id = :user_id AND email = :email
+RETURNING first_name;
+
+-- name: release-held-mail(user_id)!
+-- Verified: what was held for the address goes out now (each reminder once, marked late).
+WITH reminders_held AS (
+    UPDATE reminders SET retry_at = NULL, last_error = NULL
+     WHERE user_id = :user_id AND state = 'active' AND last_error LIKE 'held:%'
+)
+UPDATE outbox SET retry_at = now(), last_error = NULL
+ WHERE user_id = :user_id AND state = 'pending' AND last_error LIKE 'held:%';
 
 -- name: select-reminders-enabled(user_id)$
 SELECT reminders_enabled FROM users WHERE id = :user_id;

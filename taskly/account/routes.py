@@ -6,11 +6,10 @@ from datetime import timedelta
 
 from quart import Blueprint, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
-from quart_rate_limiter import rate_limit
 
 from taskly.auth.model import check_user_password, password_error, update_user_password
 from taskly.db import connection, queries, transaction
-from taskly.ratelimit import password_limits
+from taskly.ratelimit import password_limits, rate_limited
 from taskly.reminders.model import ZONES, reschedule_repeats
 from taskly.web import login_required, render
 
@@ -20,7 +19,7 @@ SORTED_ZONES = sorted(ZONES)
 
 @blueprint.route("/password", methods=["GET", "POST"])
 @login_required
-@rate_limit(limits=password_limits(5, 20, timedelta(minutes=15)))
+@rate_limited(*password_limits(5, 20, timedelta(minutes=15)))
 async def change_password() -> ResponseReturnValue:
     errors: dict[str, str] = {}
     if request.method == "POST":

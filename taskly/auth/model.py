@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
+from taskly.auth.emails import email_key
 from taskly.db import queries
 
 PASSWORD_MIN = 8
@@ -36,10 +37,20 @@ class User:
     first_name: str
     last_name: str
     time_zone: str
+    email_verified: bool = False
+    mail_used_today: int = 0  # only the session query fills it in
 
     @classmethod
     def from_row(cls, row: Any) -> User:
-        return cls(row["id"], row["email"], row["first_name"], row["last_name"], row["time_zone"])
+        return cls(
+            row["id"],
+            row["email"],
+            row["first_name"],
+            row["last_name"],
+            row["time_zone"],
+            row["email_verified_at"] is not None,
+            row.get("mail_used_today", 0),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,26 +102,40 @@ async def insert_user(
     password: str,
     time_zone: str,
 ) -> User | None:
-    """Create the account; None if the email (case-insensitively) is taken."""
+    """Create the account; None if its canonical address is taken. The password is hashed
+    either way, so both outcomes cost the same."""
     password_hash = await hash_password(password)
-    try:
-        async with conn.transaction():
-            row = await queries.insert_user(
-                conn,
-                email=email,
-                first_name=first_name,
-                last_name=last_name,
-                password_hash=password_hash,
-                time_zone=time_zone,
-            )
-    except asyncpg.UniqueViolationError:
+    key = email_key(email)
+    if key is None:
         return None
-    return User.from_row(row)
+    row = await queries.insert_user(
+        conn,
+        email=email,
+        email_key=key,
+        first_name=first_name,
+        last_name=last_name,
+        password_hash=password_hash,
+        time_zone=time_zone,
+    )
+    return None if row is None else User.from_row(row)
+
+
+async def select_user_by_email(conn: asyncpg.Connection, email: str) -> User | None:
+    key = email_key(email)
+    row = None if key is None else await queries.select_user_by_email_key(conn, email_key=key)
+    return None if row is None else User.from_row(row)
+
+
+async def select_user(conn: asyncpg.Connection, user_id: int) -> User | None:
+    row = await queries.select_user(conn, user_id=user_id)
+    return None if row is None else User.from_row(row)
 
 
 async def authenticate_user(conn: asyncpg.Connection, email: str, password: str) -> User | None:
-    """The user whose email and password these are, upgrading an outdated hash on the way."""
-    row = await queries.select_user_by_email(conn, email=email)
+    """The user whose email and password these are, upgrading an outdated hash on the way.
+    Any spelling of an address reaches one account (or none): see taskly.auth.emails."""
+    key = email_key(email)
+    row = None if key is None else await queries.select_user_by_email_key(conn, email_key=key)
     if row is None:
         await verify_password(_DUMMY_HASH, password)
         return None

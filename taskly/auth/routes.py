@@ -1,36 +1,38 @@
-"""Sign up, log in, log out."""
+"""Sign up, log in, log out.
+
+Sign-up answers every valid form the same way, "check your inbox", and never says whether an
+address has an account: a new address gets a verification link; an address that has an
+account gets a note for its owner instead (or a fresh link, if it was never verified). The
+password is hashed on both paths, so they cost the same.
+"""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from quart import Blueprint, flash, g, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import AuthUser, login_user, logout_user
-from quart_rate_limiter import rate_limit
 
+from taskly.account.verify import send_verification
+from taskly.auth.emails import EMAIL_MAX, email_error
 from taskly.auth.model import (
     authenticate_user,
     delete_session,
     insert_session,
     insert_user,
     password_error,
+    select_user_by_email,
 )
 from taskly.db import connection, transaction
-from taskly.ratelimit import password_limits
+from taskly.outbox import queue_mail
+from taskly.ratelimit import password_limits, rate_limited
 from taskly.reminders.model import ZONES
-from taskly.web import render, safe_next
+from taskly.web import render, safe_next, settings
 
 blueprint = Blueprint("auth", __name__)
 NAME_MAX = 100
-EMAIL_MAX = 254
-# ASCII only (mail servers without SMTPUTF8 could take nothing else), one address: no spaces,
-# quotes, brackets or commas, which would also change the meaning of a To: header.
-EMAIL = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
-)
+__all__ = ["EMAIL_MAX", "blueprint", "start_session"]
 
 
 def signup_errors(form: dict[str, str]) -> dict[str, str]:
@@ -42,11 +44,8 @@ def signup_errors(form: dict[str, str]) -> dict[str, str]:
             errors[field] = f"Use at most {NAME_MAX} characters."
         elif not form[field].isprintable():  # no line breaks or control characters
             errors[field] = "Use letters, spaces and punctuation only."
-    email = form["email"]
-    if not email:
-        errors["email"] = "Enter your email address."
-    elif len(email) > EMAIL_MAX or not EMAIL.fullmatch(email):
-        errors["email"] = "Enter an email address like name@example.com."
+    if problem := email_error(form["email"]):
+        errors["email"] = problem
     if problem := password_error(form["password"]):
         errors["password"] = problem
     return errors
@@ -62,7 +61,7 @@ async def start_session(user_id: int) -> None:
 
 
 @blueprint.route("/signup", methods=["GET", "POST"])
-@rate_limit(limits=password_limits(5, 20, timedelta(hours=1)))
+@rate_limited(*password_limits(5, 20, timedelta(hours=1)))
 async def signup() -> ResponseReturnValue:
     if g.user is not None:
         return redirect(url_for("tasks.dashboard"))
@@ -84,19 +83,39 @@ async def signup() -> ResponseReturnValue:
                     password=form["password"],
                     time_zone=time_zone,
                 )
-            if user is None:
-                errors["email"] = "An account with this email already exists. Log in instead?"
-            else:
-                await start_session(user.id)
-                await flash(f"Welcome to Taskly, {user.first_name}!", "success")
-                return redirect(url_for("tasks.dashboard"))
+                if user is None:  # the address has an account: tell its owner, not the form
+                    user = await select_user_by_email(conn, form["email"])
+                    assert user is not None
+                    if user.email_verified:
+                        await queue_mail(
+                            conn,
+                            user_id=user.id,
+                            template="signup_attempt",
+                            coalesce_key="signup_attempt",
+                            subject="Someone tried to sign up with your address",
+                            login_url=f"{settings().base_url}/login",
+                        )
+                    else:
+                        await send_verification(conn, user)
+                else:
+                    await send_verification(conn, user)
+            session["signup_email"] = form["email"]
+            return redirect(url_for("auth.signup_sent"))
     form["password"] = ""  # never echo a password back
     status = 422 if errors else 200
     return await render("pages/signup.html", form=form, errors=errors, status=status)
 
 
+@blueprint.route("/signup/sent")
+async def signup_sent() -> ResponseReturnValue:
+    email = session.get("signup_email")
+    if not email or g.user is not None:
+        return redirect(url_for("auth.signup"))
+    return await render("pages/signup_sent.html", email=email)
+
+
 @blueprint.route("/login", methods=["GET", "POST"])
-@rate_limit(limits=password_limits(10, 30, timedelta(minutes=15)))
+@rate_limited(*password_limits(10, 30, timedelta(minutes=15)))
 async def login() -> ResponseReturnValue:
     next_url = request.args.get("next")
     if g.user is not None:
@@ -112,6 +131,7 @@ async def login() -> ResponseReturnValue:
             user = await authenticate_user(conn, email, password) if email and password else None
         if user is not None:
             await start_session(user.id)
+            session.pop("signup_email", None)
             return redirect(safe_next(next_url))
         error = "That email and password do not match an account."
     status = 422 if error else 200

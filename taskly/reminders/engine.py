@@ -1,25 +1,32 @@
-"""The reminder engine: claims due reminders and pending confirmation mail, sends them, and
-records what was sent. Runs every few seconds inside each app instance (APScheduler).
+"""The reminder engine: claims due reminders and pending outbox mail, sends them, and records
+what was sent. Runs every few seconds inside each app instance (APScheduler).
 
 Exactly once in practice:
 1. A batch is claimed in one statement (FOR UPDATE SKIP LOCKED) and leased to this instance
    for REMINDER_LEASE seconds. Other instances skip claimed rows until the lease runs out.
 2. Each message is sent, then its delivery is recorded and the rule advanced in one statement
    that only succeeds while this instance still holds the claim.
-3. The instance stops sending from a batch well before its lease could run out (each message
-   has its own SMTP_TIMEOUT deadline), so two instances never hold the same occurrence.
-The one window for a repeat is a crash between the SMTP server's "250 OK" and that statement's
-COMMIT (milliseconds): after the lease expires another instance resends that one occurrence,
-with the same Message-ID, which mail clients use to drop the copy.
+3. The instance stops taking messages from a batch while the lease still covers a whole send
+   (SMTP_TIMEOUT, a hard deadline) and its record (DB_COMMAND_TIMEOUT), so two instances never
+   hold the same occurrence.
+4. Stopping (SIGTERM, a deploy) lets the message being sent finish and be recorded, then hands
+   back only the claims it never started. A claim whose send was cut off is never handed back:
+   its lease decides.
+The one window for a repeat is a crash (kill -9, power loss) between the SMTP server's "250 OK"
+and that statement's COMMIT (milliseconds): after the lease expires another instance resends
+that one occurrence, with the same Message-ID, which mail clients use to drop the copy.
 
 After downtime an occurrence that was missed is sent once, marked late, and the rule moves on
 from now: a daily reminder missed for three days sends one mail, not three.
+
+Mail is held, not sent and not counted as an attempt, while the address is unverified (all
+but account mail) and once the account's daily ceiling (MAIL_DAILY_LIMIT, per local day) is
+reached; it goes out when the hold ends (verification, or local midnight).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import secrets
@@ -29,28 +36,22 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import asyncpg
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from taskly.db import queries
-from taskly.mail import Mailer, PermanentMailError, SmtpConfig, TemporaryMailError, build_message
-from taskly.reminders.model import LATE_AFTER, Rule, message_id, next_occurrence, sign_action
-from taskly.resources import TEMPLATES
+from taskly.mail import Mail, Mailer, PermanentMailError, SmtpConfig, TemporaryMailError
+from taskly.outbox import ESSENTIAL
+from taskly.reminders.messages import outbox_message, reminder_message
+from taskly.reminders.model import LATE_AFTER, Rule, message_id, next_occurrence
 from taskly.settings import Settings
 
 log = logging.getLogger("taskly.reminders")
 BACKOFF_START = 30.0
 BACKOFF_MAX = 3600.0
 LANES = 2
-
-mail_templates = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+UNVERIFIED_RECHECK = timedelta(hours=1)  # verification releases held mail at once anyway
+DATABASE_GONE = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
 
 
 def utcnow() -> datetime:
@@ -60,13 +61,6 @@ def utcnow() -> datetime:
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min ... up to an hour between tries of a temporarily failing message."""
     return timedelta(seconds=min(BACKOFF_MAX, BACKOFF_START * 2 ** min(attempts, 12)))
-
-
-def local_text(instant: datetime | None, zone: str, all_day: bool = False) -> str:
-    if instant is None:
-        return ""
-    local = instant.astimezone(ZoneInfo(zone))
-    return local.strftime("%A %-d %B %Y") if all_day else local.strftime("%A %-d %B %Y, %H:%M %Z")
 
 
 class ReminderEngine:
@@ -84,20 +78,27 @@ class ReminderEngine:
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.domain = urlsplit(settings.base_url).hostname or "taskly.invalid"
         self.stopping = False
-        self._lock = asyncio.Lock()
+        self._running: asyncio.Task[int] | None = None
 
     # ---- the loop --------------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """One scheduler tick; never raises (a failing tick is logged, the next one retries)."""
-        if self.stopping or self._lock.locked():
+        """One scheduler tick; never raises (a failing tick is logged, the next one retries).
+
+        The tick runs in a task this engine owns and is awaited through a shield: the
+        scheduler cancels its jobs when it shuts down, and a send must not be cut off between
+        the SMTP server's acceptance and its record (stop() waits for it instead)."""
+        if self.stopping or (self._running is not None and not self._running.done()):
             return 0
-        async with self._lock:
-            try:
-                return await self.tick()
-            except Exception:
-                log.exception("reminder tick failed")
-                return 0
+        self._running = asyncio.create_task(self._guarded_tick())
+        return await asyncio.shield(self._running)
+
+    async def _guarded_tick(self) -> int:
+        try:
+            return await self.tick()
+        except Exception:
+            log.exception("reminder tick failed")
+            return 0
 
     async def tick(self) -> int:
         """Send everything that is due now; return how many messages went out.
@@ -128,23 +129,43 @@ class ReminderEngine:
         return sent
 
     async def stop(self) -> None:
-        """Graceful shutdown: finish the message being sent, then hand back unsent claims."""
+        """Graceful shutdown: the lanes finish the message each is sending and record it, then
+        hand back the rest of their batch. Bounded: a send is cut off at SMTP_TIMEOUT."""
         self.stopping = True
-        async with self._lock, self.pool.acquire() as conn:
+        running = self._running
+        if running is not None and not running.done():
+            bound = self.settings.smtp_timeout + self.settings.db_command_timeout + 5
+            try:
+                async with asyncio.timeout(bound):
+                    await asyncio.shield(running)
+            except TimeoutError:
+                # Cut off mid-send: what it held stays claimed until the lease ends, so a
+                # message the server may have accepted is not handed to another instance now.
+                running.cancel()
+                log.warning("stopped with a send in flight; its lease hands it back later")
+                return
+        async with self.pool.acquire() as conn:
             await queries.release_claims(conn, worker=self.worker)
             await queries.release_outbox_claims(conn, worker=self.worker)
 
     def _sending_deadline(self) -> float:
-        """Stop taking messages from a batch while the lease still covers a full send."""
-        return time.monotonic() + self.settings.reminder_lease - 2 * self.settings.smtp_timeout
+        """Stop taking messages from a batch while the lease still covers a whole send and
+        its record (settings.validate guarantees the window is at least one SMTP_TIMEOUT)."""
+        s = self.settings
+        return time.monotonic() + s.reminder_lease - s.smtp_timeout - s.db_command_timeout
 
-    async def _send(self, mailer: Mailer, message: Any) -> None:
+    def _over(self, deadline: float) -> bool:
+        return self.stopping or time.monotonic() > deadline
+
+    async def _send(self, mailer: Mailer, message: Mail) -> None:
         try:
             async with asyncio.timeout(self.settings.smtp_timeout):
                 await mailer.send(message)
         except TimeoutError as exc:  # the overall deadline, whatever the server was doing
-            await mailer.close()
-            raise TemporaryMailError("timed out") from exc
+            mailer.abort()  # no polite QUIT to a server that stopped answering
+            raise TemporaryMailError(
+                f"timed out: no answer in {self.settings.smtp_timeout:g} s"
+            ) from exc
 
     async def _claim(self, conn: asyncpg.Connection, claim: Any, now: datetime) -> list[Any]:
         """Run a claim statement (reminders or outbox): up to a batch of due rows, leased."""
@@ -159,6 +180,23 @@ class ReminderEngine:
             )
         ]
 
+    def _failed_at(self, batch_now: datetime) -> datetime:
+        """When a send failed: backoff counts from then, not from the batch's start (a
+        message that failed late in a long batch would otherwise be due again at once)."""
+        return max(batch_now, self.clock())
+
+    async def _hold_until(self, conn: asyncpg.Connection, target: Any, essential: bool) -> Any:
+        """None if mail may go to this account now (the slot is taken); else (until, why)."""
+        if not essential and not target["verified"]:
+            return self.clock() + UNVERIFIED_RECHECK, "held: address not verified"
+        used = await queries.reserve_mail(
+            conn, user_id=target["user_id"], daily_limit=self.settings.mail_daily_limit
+        )
+        if used is None and not essential:
+            until = await queries.next_local_midnight(conn, user_id=target["user_id"])
+            return until, "held: daily mail limit reached"
+        return None
+
     # ---- reminders ---------------------------------------------------------------------------
 
     async def _reminder_batch(self, mailer: Mailer) -> tuple[int, int]:
@@ -167,16 +205,16 @@ class ReminderEngine:
             claimed = await self._claim(conn, queries.claim_due_reminders, now)
             if not claimed:
                 return 0, 0
+            deadline = self._sending_deadline()
             targets = {
                 row["reminder_id"]: row
                 async for row in queries.select_reminder_targets(
                     conn, ids=[r["id"] for r in claimed]
                 )
             }
-            deadline = self._sending_deadline()
             sent = 0
             for index, reminder in enumerate(claimed):
-                if self.stopping or time.monotonic() > deadline:
+                if self._over(deadline):
                     remaining = [r["id"] for r in claimed[index:]]
                     await queries.release_reminders(conn, ids=remaining, worker=self.worker)
                     break
@@ -184,7 +222,7 @@ class ReminderEngine:
                     sent += await self._deliver(
                         conn, mailer, reminder, targets[reminder["id"]], now
                     )
-                except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+                except DATABASE_GONE:
                     raise  # the database went away: the lease hands the batch back
                 except Exception as exc:  # one bad row must not hold up the rest
                     log.exception("reminder %s cannot be sent", reminder["id"])
@@ -219,13 +257,21 @@ class ReminderEngine:
                 state="active" if following else "finished",
             )
             return 0
+        hold = await self._hold_until(conn, target, essential=False)
+        if hold is not None:
+            until, why = hold
+            await queries.hold_reminder(
+                conn, id=reminder["id"], worker=self.worker, retry_at=until, error=why
+            )
+            return 0
         mid = message_id("reminder", reminder["id"], occurrence, self.domain)
         late = now - occurrence > LATE_AFTER
-        message = self.reminder_message(reminder, target, occurrence, late, mid)
+        message = reminder_message(self.settings, reminder, target, occurrence, late, mid)
         try:
             await self._send(mailer, message)
         except TemporaryMailError as exc:
-            retry_at = now + backoff(reminder["attempts"])
+            await queries.refund_mail(conn, user_id=target["user_id"])
+            retry_at = self._failed_at(now) + backoff(reminder["attempts"])
             await queries.retry_reminder(
                 conn, id=reminder["id"], worker=self.worker, retry_at=retry_at, error=str(exc)
             )
@@ -253,98 +299,57 @@ class ReminderEngine:
         )
         return 1
 
-    def _link(self, action: str, target: Any, reminder_id: int) -> str:
-        token = sign_action(
-            self.settings.secret_key, action, target["user_id"], target["task_id"], reminder_id
-        )
-        return f"{self.settings.base_url}/m/{token}"
-
-    def reminder_message(
-        self, reminder: Any, target: Any, occurrence: datetime, late: bool, mid: str
-    ) -> Any:
-        zone = target["time_zone"]
-        links = {
-            "open": f"{self.settings.base_url}/tasks/{target['task_id']}",
-            "done": self._link("done", target, reminder["id"]),
-            "snooze_hour": self._link("snooze_hour", target, reminder["id"]),
-            "snooze_tomorrow": self._link("snooze_tomorrow", target, reminder["id"]),
-            "unsubscribe": self._link("unsubscribe", target, reminder["id"]),
-        }
-        context = {
-            "first_name": target["first_name"],
-            "title": target["title"],
-            "notes": target["notes"],
-            "due": local_text(target["due_at"], zone, target["due_all_day"]),
-            "occurrence": local_text(occurrence, zone),
-            "late": late,
-            "links": links,
-        }
-        subject = f"Reminder: {target['title'][:120]}"
-        return build_message(
-            sender=self.settings.mail_from,
-            to=target["email"],
-            to_name=target["first_name"],
-            subject=subject,
-            text=mail_templates.get_template("email/reminder.txt").render(context),
-            html=mail_templates.get_template("email/reminder.html").render(context),
-            message_id=mid,
-            headers={
-                "List-Unsubscribe": f"<{links['unsubscribe']}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
-        )
-
-    # ---- confirmations (outbox) --------------------------------------------------------------
+    # ---- confirmations and account mail (outbox) ---------------------------------------------
 
     async def _outbox_batch(self, mailer: Mailer) -> tuple[int, int]:
         now = self.clock()
         async with self.pool.acquire(timeout=self.settings.db_acquire_timeout) as conn:
             claimed = await self._claim(conn, queries.claim_outbox, now)
-            sent = 0
             deadline = self._sending_deadline()
-            for row in claimed:
-                if self.stopping or time.monotonic() > deadline:
-                    break  # the rest is released by its lease or by stop()
-                try:
-                    message = self._outbox_message(row)
-                except Exception as exc:  # one bad row must not hold up the rest
-                    log.exception("outbox %s cannot be sent", row["id"])
-                    await queries.fail_outbox(
-                        conn,
-                        id=row["id"],
-                        worker=self.worker,
-                        error=f"cannot be sent: {type(exc).__name__}",
-                    )
-                    continue
-                try:
-                    await self._send(mailer, message)
-                except TemporaryMailError as exc:
-                    await queries.retry_outbox(
-                        conn,
-                        id=row["id"],
-                        worker=self.worker,
-                        retry_at=now + backoff(row["attempts"]),
-                        error=str(exc),
-                    )
-                    continue
-                except PermanentMailError as exc:
-                    await queries.fail_outbox(
-                        conn, id=row["id"], worker=self.worker, error=str(exc)
-                    )
-                    continue
-                await queries.finish_outbox(conn, id=row["id"], worker=self.worker)
-                sent += 1
+            sent = 0
+            for index, row in enumerate(claimed):
+                if self._over(deadline):
+                    remaining = [r["id"] for r in claimed[index:]]
+                    await queries.release_outbox(conn, ids=remaining, worker=self.worker)
+                    break
+                sent += await self._send_outbox(conn, mailer, row, now)
         return sent, len(claimed)
 
-    def _outbox_message(self, row: Any) -> Any:
-        context = {**json.loads(row["context"]), "first_name": row["first_name"]}
-        template = row["template"]
-        return build_message(
-            sender=self.settings.mail_from,
-            to=row["email"],
-            to_name=row["first_name"],
-            subject=context["subject"],
-            text=mail_templates.get_template(f"email/{template}.txt").render(context),
-            html=mail_templates.get_template(f"email/{template}.html").render(context),
-            message_id=row["message_id"],
-        )
+    async def _send_outbox(
+        self, conn: asyncpg.Connection, mailer: Mailer, row: Any, now: datetime
+    ) -> int:
+        try:
+            message = outbox_message(self.settings, row)
+        except Exception as exc:  # one bad row must not hold up the rest
+            log.exception("outbox %s cannot be sent", row["id"])
+            await queries.fail_outbox(
+                conn,
+                id=row["id"],
+                worker=self.worker,
+                error=f"cannot be sent: {type(exc).__name__}",
+            )
+            return 0
+        hold = await self._hold_until(conn, row, essential=row["template"] in ESSENTIAL)
+        if hold is not None:
+            until, why = hold
+            await queries.hold_outbox(
+                conn, id=row["id"], worker=self.worker, retry_at=until, error=why
+            )
+            return 0
+        try:
+            await self._send(mailer, message)
+        except TemporaryMailError as exc:
+            await queries.refund_mail(conn, user_id=row["user_id"])
+            await queries.retry_outbox(
+                conn,
+                id=row["id"],
+                worker=self.worker,
+                retry_at=self._failed_at(now) + backoff(row["attempts"]),
+                error=str(exc),
+            )
+            return 0
+        except PermanentMailError as exc:
+            await queries.fail_outbox(conn, id=row["id"], worker=self.worker, error=str(exc))
+            return 0
+        await queries.finish_outbox(conn, id=row["id"], worker=self.worker)
+        return 1

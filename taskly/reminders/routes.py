@@ -4,8 +4,6 @@ so a mail scanner that prefetches links changes nothing."""
 
 from __future__ import annotations
 
-import json
-import secrets
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +13,7 @@ from quart import Blueprint, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from taskly.db import connection, queries, transaction
+from taskly.outbox import CONFIRMATION_DELAY, queue_mail
 from taskly.reminders.model import (
     LEAD_CHOICES,
     REPEAT_CHOICES,
@@ -34,24 +33,20 @@ blueprint = Blueprint("reminders", __name__)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _domain() -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(settings().base_url).hostname or "taskly.invalid"
-
-
-async def queue_mail(
+async def queue_confirmation(
     conn: asyncpg.Connection, user_id: int, task_id: int, template: str, **context: Any
 ) -> None:
-    """Confirmation mail goes through the outbox, in the caller's transaction: never lost."""
-    mid = f"<{template}-{task_id}-{secrets.token_hex(8)}@{_domain()}>"
-    await queries.insert_outbox(
+    """Reminders on/off confirmations: one pending per task, sent after a quiet minute, so
+    toggling on, off and on sends one message (the last state), and on then off none."""
+    await queue_mail(
         conn,
         user_id=user_id,
         task_id=task_id,
         template=template,
-        context=json.dumps(context),
-        message_id=mid,
+        coalesce_key=f"reminders:{task_id}",
+        delay=CONFIRMATION_DELAY,
+        undoes="unsubscribed" if template == "subscribed" else "subscribed",
+        **context,
     )
 
 
@@ -183,7 +178,7 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
                 next_fire_at=next_occurrence(rule, now, g.user.time_zone, task.due_at),
             )
         if not had:
-            await queue_mail(
+            await queue_confirmation(
                 conn,
                 g.user.id,
                 task_id,
@@ -211,7 +206,7 @@ async def unsubscribe_task(
     had = [r async for r in queries.select_task_reminders(conn, task_id=task_id, user_id=user_id)]
     await queries.delete_task_reminders(conn, task_id=task_id, user_id=user_id)
     if had:
-        await queue_mail(
+        await queue_confirmation(
             conn,
             user_id,
             task_id,

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -332,7 +333,11 @@ async def select_task(conn: asyncpg.Connection, task_id: int, user_id: int) -> T
     return None if row is None else Task.from_row(row)
 
 
-async def insert_task(conn: asyncpg.Connection, user_id: int, data: TaskInput) -> Task:
+async def insert_task(
+    conn: asyncpg.Connection, user_id: int, data: TaskInput, submission: UUID | None = None
+) -> Task:
+    """Add a task. With a submission id (the create form's), sending the same form again (a
+    retry after a lost answer, a double click, Back and resubmit) returns the first task."""
     row = await queries.insert_task(
         conn,
         user_id=user_id,
@@ -341,8 +346,19 @@ async def insert_task(conn: asyncpg.Connection, user_id: int, data: TaskInput) -
         priority=data.priority,
         due_at=data.due_at,
         due_all_day=data.due_all_day,
+        submission=submission,
     )
+    if row is None:
+        row = await queries.select_task_by_submission(conn, user_id=user_id, submission=submission)
     return Task.from_row(row)
+
+
+def parse_submission(value: str) -> UUID | None:
+    """The create form's random id; anything else (an old page, a script) means none."""
+    try:
+        return UUID(value) if len(value) == 36 else None
+    except ValueError:
+        return None
 
 
 async def update_task(

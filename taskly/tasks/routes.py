@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+from uuid import uuid4
 
 from quart import Blueprint, abort, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
@@ -27,6 +28,7 @@ from taskly.tasks.model import (
     insert_task,
     move_in_bucket,
     parse_quick_add,
+    parse_submission,
     reschedule_due_reminders,
     restore_task,
     select_board,
@@ -130,13 +132,20 @@ async def create() -> ResponseReturnValue:
         body = await render_template("partials/_new_task_form.html", new_task=data)
         headers = {"HX-Retarget": "#new-task-form", "HX-Reswap": "outerHTML", "Vary": "HX-Request"}
         return body, 422, headers
+    submission = parse_submission(form.get("submission", ""))
     async with connection() as conn:  # one INSERT: atomic by itself
-        task = await insert_task(conn, g.user.id, data)
+        task = await insert_task(conn, g.user.id, data, submission)
         stats = await select_stats(conn, g.user.id, g.user.time_zone)
     if not is_htmx():
         return _back_to_board()
     announce = f"Added “{_short(task.title)}” to To do."
-    return await _fragment("partials/_task_card.html", stats=stats, announce=announce, task=task)
+    return await _fragment(
+        "partials/_task_card.html",
+        stats=stats,
+        announce=announce,
+        task=task,
+        new_submission=str(uuid4()),  # the form's next id, swapped in out of band
+    )
 
 
 async def card_fragment(task_id: int, announce: str | None = None) -> ResponseReturnValue:

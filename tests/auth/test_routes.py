@@ -95,16 +95,6 @@ async def test_password_limits_count_characters_and_accept_any_unicode(client, a
     assert response.status_code == 302
 
 
-async def test_duplicate_email_is_refused_case_insensitively(client, app, db):
-    await sign_up(client, email="Ada@Example.com")
-    other = app.test_client()
-    response = await post_form(other, "/signup", {**SIGNUP, "email": "ada@EXAMPLE.com"})
-    html = await response.get_data(as_text=True)
-    assert response.status_code == 422
-    assert "An account with this email already exists" in html
-    assert await db.fetchval("SELECT count(*) FROM users") == 1
-
-
 async def test_login_is_case_insensitive_and_issues_a_fresh_session(client, app, db):
     await sign_up(client, email="ada@example.com")
     first = await db.fetchval("SELECT token_hash FROM sessions")

@@ -264,22 +264,35 @@ async def test_stop_releases_unfinished_claims(app, user, db, sink):
     assert await db.fetchval("SELECT claimed_by FROM reminders") is None
 
 
-async def test_subscribe_and_unsubscribe_send_confirmations(app, user, db, sink):
+async def test_confirmations_wait_a_quiet_minute_and_toggling_sends_at_most_one(
+    app, user, db, sink
+):
+    """Toggling Remind me 20 times once mailed 20 confirmations to an unconfirmed address.
+    Now each waits a minute: a newer one replaces it, and on-then-off cancels out."""
     task_id = await new_task(user, db, "Confirm me")
-    token = await page_token(user, "/")
-    headers = {"X-CSRF-Token": token}
-    await user.post(
-        f"/tasks/{task_id}/reminders",
-        form={"repeat": "daily", "repeat_time": "08:30"},
-        headers=headers,
-    )
-    await user.post(f"/tasks/{task_id}/reminders/delete", headers=headers)
-    engine = engine_for(app, sink, Clock(datetime.now(UTC)))
+    headers = {"X-CSRF-Token": await page_token(user, "/")}
+    on = {"repeat": "daily", "repeat_time": "08:30"}
+    for _ in range(10):  # on, off, on, off ...: nothing changed in the end
+        await user.post(f"/tasks/{task_id}/reminders", form=on, headers=headers)
+        await user.post(f"/tasks/{task_id}/reminders/delete", headers=headers)
+    now = datetime.now(UTC)
+    engine = engine_for(app, sink, Clock(now + timedelta(minutes=2)))
     await engine.tick()
-    assert [m["Subject"] for m in sink.messages] == [
-        "Reminders on: Confirm me",
-        "Reminders off: Confirm me",
-    ]
+    assert sink.messages == []
+    for path, form in ((f"/tasks/{task_id}/reminders", on),) * 2 + (
+        (f"/tasks/{task_id}/reminders/delete", {}),
+        (f"/tasks/{task_id}/reminders", on),
+    ):  # on, on again (no change), off, on: one "on"
+        await user.post(path, form=form, headers=headers)
+    engine.clock.now = datetime.now(UTC) + timedelta(seconds=30)  # type: ignore[attr-defined]
+    assert await engine.tick() == 0  # still within the quiet minute
+    engine.clock.now = datetime.now(UTC) + timedelta(seconds=61)  # type: ignore[attr-defined]
+    assert await engine.tick() == 1
+    assert [m["Subject"] for m in sink.messages] == ["Reminders on: Confirm me"]
+    await user.post(f"/tasks/{task_id}/reminders/delete", headers=headers)
+    engine.clock.now = datetime.now(UTC) + timedelta(seconds=61)  # type: ignore[attr-defined]
+    assert await engine.tick() == 1
+    assert [m["Subject"] for m in sink.messages][-1] == "Reminders off: Confirm me"
     assert len(set(sink.message_ids())) == 2
 
 
@@ -290,8 +303,9 @@ def test_two_processes_deliver_each_of_200_reminders_once(database_url, sink, tm
         conn = await asyncpg.connect(database_url)
         try:
             user_id = await conn.fetchval(
-                "INSERT INTO users (email, first_name, last_name, password_hash)"
-                " VALUES ('many@example.com', 'Many', 'Tasks', 'x') RETURNING id"
+                "INSERT INTO users (email, email_key, first_name, last_name, password_hash,"
+                " email_verified_at) VALUES ('many@example.com', 'many@example.com', 'Many',"
+                " 'Tasks', 'x', now()) RETURNING id"
             )
             await conn.execute(
                 "INSERT INTO tasks (user_id, title, position)"
@@ -318,7 +332,9 @@ def test_two_processes_deliver_each_of_200_reminders_once(database_url, sink, tm
         "DATABASE_URL": database_url,
         "SMTP_URL": sink.url,
         "TASKLY_ENV": "test",
+        "TASKLY_DATA_DIR": str(tmp_path),
         "REMINDER_BATCH": "20",
+        "MAIL_DAILY_LIMIT": "0",  # 200 to one account: this test is about exactly-once
     }
     try:
         procs = [
@@ -369,8 +385,9 @@ async def test_one_unsendable_row_does_not_hold_up_the_others(app, user, db, sin
     good = await new_task(user, db, "Good")
     await add_rule(db, good, fire + timedelta(seconds=1))
     bad_user = await db.fetchval(
-        "INSERT INTO users (email, first_name, last_name, password_hash)"
-        " VALUES ('josé@example.com', 'Jo\nX: y', 'Bad', 'x') RETURNING id"
+        "INSERT INTO users (email, email_key, first_name, last_name, password_hash,"
+        " email_verified_at) VALUES ('josé@example.com', 'josé@example.com', 'Jo\nX: y', 'Bad',"
+        " 'x', now()) RETURNING id"
     )
     bad = await db.fetchval(
         "INSERT INTO tasks (user_id, title, position) VALUES ($1, 'Bad', 1) RETURNING id",

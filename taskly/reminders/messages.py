@@ -1,0 +1,86 @@
+"""What Taskly's mail says: a reminder occurrence, and outbox messages (confirmations and
+account mail), rendered from templates/email on the user's clock."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from taskly.mail import Mail, build_message
+from taskly.reminders.model import sign_action
+from taskly.resources import TEMPLATES
+from taskly.settings import Settings
+
+mail_templates = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def local_text(instant: datetime | None, zone: str, all_day: bool = False) -> str:
+    if instant is None:
+        return ""
+    local = instant.astimezone(ZoneInfo(zone))
+    return local.strftime("%A %-d %B %Y") if all_day else local.strftime("%A %-d %B %Y, %H:%M %Z")
+
+
+def _link(settings: Settings, action: str, target: Any, reminder_id: int) -> str:
+    token = sign_action(
+        settings.secret_key, action, target["user_id"], target["task_id"], reminder_id
+    )
+    return f"{settings.base_url}/m/{token}"
+
+
+def reminder_message(
+    settings: Settings, reminder: Any, target: Any, occurrence: datetime, late: bool, mid: str
+) -> Mail:
+    zone = target["time_zone"]
+    links = {
+        "open": f"{settings.base_url}/tasks/{target['task_id']}",
+        **{
+            action: _link(settings, action, target, reminder["id"])
+            for action in ("done", "snooze_hour", "snooze_tomorrow", "unsubscribe")
+        },
+    }
+    context = {
+        "first_name": target["first_name"],
+        "title": target["title"],
+        "notes": target["notes"],
+        "due": local_text(target["due_at"], zone, target["due_all_day"]),
+        "occurrence": local_text(occurrence, zone),
+        "late": late,
+        "links": links,
+    }
+    return build_message(
+        sender=settings.mail_from,
+        to=target["email"],
+        to_name=target["first_name"],
+        subject=f"Reminder: {target['title'][:120]}",
+        text=mail_templates.get_template("email/reminder.txt").render(context),
+        html=mail_templates.get_template("email/reminder.html").render(context),
+        message_id=mid,
+        headers={
+            "List-Unsubscribe": f"<{links['unsubscribe']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+def outbox_message(settings: Settings, row: Any) -> Mail:
+    context = {**json.loads(row["context"]), "first_name": row["first_name"]}
+    template = row["template"]
+    return build_message(
+        sender=settings.mail_from,
+        to=row["email"],
+        to_name=row["first_name"],
+        subject=context["subject"],
+        text=mail_templates.get_template(f"email/{template}.txt").render(context),
+        html=mail_templates.get_template(f"email/{template}.html").render(context),
+        message_id=row["message_id"],
+    )
