@@ -68,6 +68,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
     dsn = _database_url(settings)
     os.environ["DATABASE_URL"] = dsn  # the workers read their settings from the environment
+    if "BASE_URL" not in os.environ and not settings.production:
+        # Links in mail point at the server actually running, not at the default port.
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104
+        os.environ["BASE_URL"] = f"http://{host}:{args.port}"
     applied = asyncio.run(_prepare_database(settings, dsn, apply=not settings.production))
     for name in applied:
         print(f"taskly: applied migration {name}", flush=True)

@@ -23,7 +23,6 @@ from taskly.db import queries
 from taskly.web import settings
 
 ESSENTIAL = frozenset({"verify_email", "signup_attempt"})
-CONFIRMATION_DELAY = 60.0
 
 
 def mail_domain() -> str:

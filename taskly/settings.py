@@ -56,6 +56,7 @@ class Settings:
     reminder_batch: int = 200
     reminder_lease: int = 120
     mail_daily_limit: int = 100
+    confirmation_delay: float = 60.0
     link_max_age: int = 7 * 24 * 3600
     scheduler_enabled: bool = True
 
@@ -119,6 +120,7 @@ class Settings:
             reminder_batch=_int(env, "REMINDER_BATCH", defaults.reminder_batch),
             reminder_lease=_int(env, "REMINDER_LEASE", defaults.reminder_lease),
             mail_daily_limit=_int(env, "MAIL_DAILY_LIMIT", defaults.mail_daily_limit),
+            confirmation_delay=_float(env, "CONFIRMATION_DELAY", defaults.confirmation_delay),
             link_max_age=_int(env, "LINK_MAX_AGE", defaults.link_max_age),
             scheduler_enabled=_flag(env, "SCHEDULER_ENABLED", True),
         )

@@ -19,7 +19,7 @@ from taskly.account.tokens import VERIFY_EMAIL, issue_token, peek_token, use_tok
 from taskly.auth.model import User, check_user_password
 from taskly.db import connection, queries, transaction
 from taskly.outbox import queue_mail
-from taskly.ratelimit import password_limits, rate_limited
+from taskly.ratelimit import Limit, by_address, check_limit, password_limits, rate_limited
 from taskly.web import login_required, render, settings
 
 blueprint = Blueprint("verify", __name__)
@@ -39,8 +39,19 @@ async def send_verification(conn: asyncpg.Connection, user: User) -> None:
     )
 
 
+async def _by_link_owner() -> str:
+    return f"user:{g.link_owner}"
+
+
+# A password is checked here as on the login page, so it is limited like login: per address,
+# and per account (the account the link belongs to, not the email a form names).
+CONFIRM_LIMITS = (
+    Limit(30, timedelta(minutes=15), by_address),
+    Limit(10, timedelta(minutes=15), _by_link_owner),
+)
+
+
 @blueprint.route("/verify/<token>", methods=["GET", "POST"])
-@rate_limited(*password_limits(10, 30, timedelta(minutes=15)))
 async def confirm(token: str) -> ResponseReturnValue:
     """GET shows what the link does and changes nothing (mail scanners fetch links);
     POST spends it."""
@@ -56,6 +67,10 @@ async def confirm(token: str) -> ResponseReturnValue:
     first_name = None
     if request.method == "POST":
         password = (await request.form).get("password", "")
+        g.link_owner = state.user_id
+        if not same_user:
+            for limit in CONFIRM_LIMITS:
+                await check_limit(limit, "verify.confirm")
         async with transaction() as conn:
             if not same_user and not await check_user_password(conn, state.user_id, password):
                 error = "That is not the password of this account."

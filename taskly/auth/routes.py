@@ -111,7 +111,8 @@ async def signup_sent() -> ResponseReturnValue:
     email = session.get("signup_email")
     if not email or g.user is not None:
         return redirect(url_for("auth.signup"))
-    return await render("pages/signup_sent.html", email=email)
+    dev_mailbox = settings().env == "development"  # the local sink's viewer exists
+    return await render("pages/signup_sent.html", email=email, dev_mailbox=dev_mailbox)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])

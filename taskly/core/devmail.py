@@ -1,4 +1,6 @@
-"""Development only: the mail the local sink caught for the logged-in user, at /dev/mail."""
+"""Development only: the mail the local sink caught for the logged-in user, or for the
+address this browser just signed up with (so the verification link can be followed), at
+/dev/mail. The blueprint is never registered in production."""
 
 from __future__ import annotations
 
@@ -6,11 +8,11 @@ import email
 from email import policy
 from typing import Any
 
-from quart import Blueprint, g
+from quart import Blueprint, g, redirect, session, url_for
 from quart.typing import ResponseReturnValue
 
 from taskly.db import connection, queries
-from taskly.web import login_required, render
+from taskly.web import render
 
 blueprint = Blueprint("devmail", __name__)
 
@@ -28,10 +30,10 @@ def summarize(row: Any) -> dict[str, Any]:
 
 
 @blueprint.route("/dev/mail")
-@login_required
 async def caught_mail() -> ResponseReturnValue:
+    address = g.user.email if g.user is not None else session.get("signup_email")
+    if not address:
+        return redirect(url_for("auth.login", next="/dev/mail"))
     async with connection() as conn:
-        messages = [
-            summarize(row) async for row in queries.select_dev_mail(conn, email=g.user.email)
-        ]
+        messages = [summarize(row) async for row in queries.select_dev_mail(conn, email=address)]
     return await render("pages/dev_mail.html", messages=messages)

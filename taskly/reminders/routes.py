@@ -13,7 +13,7 @@ from quart import Blueprint, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from taskly.db import connection, queries, transaction
-from taskly.outbox import CONFIRMATION_DELAY, queue_mail
+from taskly.outbox import queue_mail
 from taskly.reminders.model import (
     LEAD_CHOICES,
     REPEAT_CHOICES,
@@ -44,7 +44,7 @@ async def queue_confirmation(
         task_id=task_id,
         template=template,
         coalesce_key=f"reminders:{task_id}",
-        delay=CONFIRMATION_DELAY,
+        delay=settings().confirmation_delay,
         undoes="unsubscribed" if template == "subscribed" else "subscribed",
         **context,
     )

@@ -51,6 +51,7 @@ def live_server(
         "BASE_URL": base,
         "TASKLY_DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "REMINDER_INTERVAL": "0.5",  # the dev mail sink and the scheduler run for real
+        "CONFIRMATION_DELAY": "1",  # the quiet period before "Reminders on" mail
     }
     env.pop("SMTP_URL", None)
     log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
@@ -102,7 +103,7 @@ def page(browser: Browser, live_server: str) -> Iterator[Page]:
     page.on(
         "console",
         lambda msg: (
-            errors.append(msg.text)
+            errors.append(f"{msg.text} @ {page.url}")
             if msg.type == "error" and not msg.text.startswith("Failed to load resource")
             else None
         ),

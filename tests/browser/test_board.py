@@ -9,7 +9,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import screenshot
-from tests.browser.test_auth_journey import sign_up, unique_email
+from tests.browser.test_auth_journey import open_verification_link, sign_up, unique_email
 
 
 def card(page: Page, title: str):
@@ -255,6 +255,9 @@ def test_board_works_without_javascript(browser: Browser, live_server: str):
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("correct horse battery staple")
     page.get_by_role("button", name="Sign up").click()
+    open_verification_link(page)
+    page.get_by_label("Your Taskly password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Confirm address").click()
     page.get_by_label("New task").fill("Plain HTML task")
     page.get_by_label("New task").press("Enter")
     expect(card(page, "Plain HTML task")).to_be_visible()
