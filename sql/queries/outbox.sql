@@ -57,24 +57,25 @@ UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = :wo
 UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
  WHERE id = ANY(:ids) AND claimed_by = :worker;
 
--- name: reserve-mail(user_id, daily_limit)$
+-- name: reserve-mail(user_id, daily_limit, now)$
 -- Take one message from the account's ceiling for its local day; NULL when it is used up.
 -- Atomic (row lock on conflict), so instances sending side by side never overshoot.
 INSERT INTO mail_budget AS b (user_id, day, used)
-SELECT :user_id, (now() AT TIME ZONE u.time_zone)::date, 1 FROM users u WHERE u.id = :user_id
+SELECT :user_id, (:now::timestamptz AT TIME ZONE u.time_zone)::date, 1
+  FROM users u WHERE u.id = :user_id
 ON CONFLICT (user_id, day) DO UPDATE SET used = b.used + 1
  WHERE :daily_limit <= 0 OR b.used < :daily_limit
 RETURNING used;
 
--- name: refund-mail(user_id)!
+-- name: refund-mail(user_id, now)!
 -- A temporary failure sent nothing: give the slot back.
 UPDATE mail_budget b SET used = greatest(0, used - 1)
   FROM users u
  WHERE b.user_id = :user_id AND u.id = b.user_id
-   AND b.day = (now() AT TIME ZONE u.time_zone)::date;
+   AND b.day = (:now::timestamptz AT TIME ZONE u.time_zone)::date;
 
--- name: next-local-midnight(user_id)$
+-- name: next-local-midnight(user_id, now)$
 -- When an account's day (and its mail ceiling) starts again.
-SELECT ((date_trunc('day', now() AT TIME ZONE u.time_zone) + interval '1 day')
+SELECT ((date_trunc('day', :now::timestamptz AT TIME ZONE u.time_zone) + interval '1 day')
         AT TIME ZONE u.time_zone)
   FROM users u WHERE u.id = :user_id;

@@ -185,15 +185,18 @@ class ReminderEngine:
         message that failed late in a long batch would otherwise be due again at once)."""
         return max(batch_now, self.clock())
 
-    async def _hold_until(self, conn: asyncpg.Connection, target: Any, essential: bool) -> Any:
-        """None if mail may go to this account now (the slot is taken); else (until, why)."""
+    async def _hold_until(
+        self, conn: asyncpg.Connection, target: Any, essential: bool, now: datetime
+    ) -> Any:
+        """None if mail may go to this account now (the slot is taken); else (until, why).
+        The account's day is on its own clock: the ceiling starts again at local midnight."""
         if not essential and not target["verified"]:
-            return self.clock() + UNVERIFIED_RECHECK, "held: address not verified"
+            return now + UNVERIFIED_RECHECK, "held: address not verified"
         used = await queries.reserve_mail(
-            conn, user_id=target["user_id"], daily_limit=self.settings.mail_daily_limit
+            conn, user_id=target["user_id"], daily_limit=self.settings.mail_daily_limit, now=now
         )
         if used is None and not essential:
-            until = await queries.next_local_midnight(conn, user_id=target["user_id"])
+            until = await queries.next_local_midnight(conn, user_id=target["user_id"], now=now)
             return until, "held: daily mail limit reached"
         return None
 
@@ -257,7 +260,7 @@ class ReminderEngine:
                 state="active" if following else "finished",
             )
             return 0
-        hold = await self._hold_until(conn, target, essential=False)
+        hold = await self._hold_until(conn, target, essential=False, now=now)
         if hold is not None:
             until, why = hold
             await queries.hold_reminder(
@@ -270,7 +273,7 @@ class ReminderEngine:
         try:
             await self._send(mailer, message)
         except TemporaryMailError as exc:
-            await queries.refund_mail(conn, user_id=target["user_id"])
+            await queries.refund_mail(conn, user_id=target["user_id"], now=now)
             retry_at = self._failed_at(now) + backoff(reminder["attempts"])
             await queries.retry_reminder(
                 conn, id=reminder["id"], worker=self.worker, retry_at=retry_at, error=str(exc)
@@ -329,7 +332,7 @@ class ReminderEngine:
                 error=f"cannot be sent: {type(exc).__name__}",
             )
             return 0
-        hold = await self._hold_until(conn, row, essential=row["template"] in ESSENTIAL)
+        hold = await self._hold_until(conn, row, row["template"] in ESSENTIAL, now)
         if hold is not None:
             until, why = hold
             await queries.hold_outbox(
@@ -339,7 +342,7 @@ class ReminderEngine:
         try:
             await self._send(mailer, message)
         except TemporaryMailError as exc:
-            await queries.refund_mail(conn, user_id=row["user_id"])
+            await queries.refund_mail(conn, user_id=row["user_id"], now=now)
             await queries.retry_outbox(
                 conn,
                 id=row["id"],

@@ -3,6 +3,7 @@ run the reminder engine with a controlled clock."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 from collections.abc import Iterator
@@ -27,6 +28,9 @@ class Sink:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.reject: dict[str, str] = {}
+        self.delay = 0.0  # seconds before each "250", like a slow mail server
+        self.hang = False  # never answer DATA (until released), like a server gone silent
+        self.on_accept: Any = None  # called with the count after each accepted message
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
@@ -40,8 +44,14 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        while self.hang:  # noqa: ASYNC110 - set from the test thread, not this loop
+            await asyncio.sleep(0.05)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         parsed = email.message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append(parsed)  # type: ignore[arg-type]
+        if self.on_accept is not None:
+            self.on_accept(len(self.messages))
         return "250 Message accepted"
 
     def start(self) -> None:
@@ -49,6 +59,7 @@ class Sink:
         self.controller.start()
 
     def stop(self) -> None:
+        self.hang = False
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
@@ -100,3 +111,22 @@ async def new_task(client: Any, db: Any, title: str) -> int:
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
+
+
+async def add_rule(db, task_id: int, next_fire_at: datetime, **rule) -> int:
+    user_id = await db.fetchval("SELECT user_id FROM tasks WHERE id = $1", task_id)
+    fields = {"kind": "at", "fire_at": next_fire_at, **rule}
+    return await db.fetchval(
+        "INSERT INTO reminders (user_id, task_id, kind, fire_at, lead_minutes, repeat,"
+        " repeat_time, repeat_day, next_fire_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " RETURNING id",
+        user_id,
+        task_id,
+        fields["kind"],
+        fields.get("fire_at"),
+        fields.get("lead_minutes"),
+        fields.get("repeat"),
+        fields.get("repeat_time"),
+        fields.get("repeat_day"),
+        next_fire_at,
+    )

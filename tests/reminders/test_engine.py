@@ -12,28 +12,9 @@ from datetime import UTC, datetime, time, timedelta
 
 from taskly.db import POOL_KEY, queries
 from tests.helpers import page_token
-from tests.reminders.conftest import Clock, at, engine_for, new_task
+from tests.reminders.conftest import Clock, add_rule, at, engine_for, new_task
 
 HX = {"HX-Request": "true"}
-
-
-async def add_rule(db, task_id: int, next_fire_at: datetime, **rule) -> int:
-    user_id = await db.fetchval("SELECT user_id FROM tasks WHERE id = $1", task_id)
-    fields = {"kind": "at", "fire_at": next_fire_at, **rule}
-    return await db.fetchval(
-        "INSERT INTO reminders (user_id, task_id, kind, fire_at, lead_minutes, repeat,"
-        " repeat_time, repeat_day, next_fire_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        " RETURNING id",
-        user_id,
-        task_id,
-        fields["kind"],
-        fields.get("fire_at"),
-        fields.get("lead_minutes"),
-        fields.get("repeat"),
-        fields.get("repeat_time"),
-        fields.get("repeat_day"),
-        next_fire_at,
-    )
 
 
 async def test_an_at_reminder_fires_at_its_instant_once(app, user, db, sink):

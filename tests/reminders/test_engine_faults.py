@@ -1,0 +1,81 @@
+"""The engine when things go wrong mid-batch: a graceful stop, a mail server that stops
+answering, hostile titles (Hardening #4, #7, #11)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from tests.reminders.conftest import Clock, add_rule, at, engine_for, new_task
+
+
+async def _wait_for(condition, seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - polls state another thread changes
+            await asyncio.sleep(0.01)
+
+
+async def test_a_graceful_stop_mid_batch_records_what_was_sent_and_hands_back_the_rest(
+    app, user, db, sink
+):
+    """SIGTERM during a batch: the scheduler cancels its job and stop() runs. The message
+    being sent must finish and be recorded; only the messages never started are handed back.
+    (Before: the send was cancelled after the server accepted it, its claim released, and
+    another instance sent it again.)"""
+    fire = at("2026-12-01T09:00:00+00:00")
+    for i in range(10):
+        await add_rule(db, await new_task(user, db, f"Task {i}"), fire)
+    sink.delay = 0.05
+    first = engine_for(app, sink, Clock(fire), reminder_batch=10)
+    job = asyncio.create_task(first.run_once())
+    loop = asyncio.get_running_loop()
+    # The shutdown lands just as the server accepts the third message, before the engine
+    # records it: what AsyncIOScheduler.shutdown() does to a running job, then stop().
+    sink.on_accept = lambda count: count == 3 and loop.call_soon_threadsafe(job.cancel)
+    await _wait_for(job.done)
+    await first.stop()
+    received = len(sink.messages)
+    assert await db.fetchval("SELECT count(*) FROM deliveries") == received
+    assert await db.fetchval("SELECT count(*) FROM reminders WHERE claimed_by IS NOT NULL") == 0
+    assert received < 10  # it did stop mid-batch
+
+    second = engine_for(app, sink, Clock(fire))
+    assert await second.tick() == 10 - received
+    assert len(sink.messages) == 10
+    assert len(set(sink.message_ids())) == 10
+
+
+async def test_a_silent_mail_server_costs_one_timeout_per_message_and_backoff_counts_from_then(
+    app, user, db, sink
+):
+    """A server that accepts the connection and never answers: each message is given up at
+    SMTP_TIMEOUT (no polite QUIT waiting on it again), and its retry is a backoff after *its*
+    failure, not after the batch started (which put late failures' retries in the past)."""
+    now = datetime.now(UTC)
+    for i in range(2):
+        await add_rule(db, await new_task(user, db, f"Task {i}"), now - timedelta(minutes=1))
+    sink.hang = True
+    engine = engine_for(app, sink, lambda: datetime.now(UTC), smtp_timeout=1.0)
+    assert await engine.tick() == 0
+    finished = datetime.now(UTC)
+    rows = await db.fetch("SELECT attempts, retry_at, last_error FROM reminders ORDER BY retry_at")
+    assert [r["attempts"] for r in rows] == [1, 1]
+    assert all(r["last_error"].startswith("timed out") for r in rows)
+    # The later failure happened just before `finished`: its retry is 30 s after it.
+    assert rows[-1]["retry_at"] >= finished + timedelta(seconds=30) - timedelta(seconds=0.5)
+    # ...and the earlier one about one SMTP_TIMEOUT before (not two: no QUIT wait between).
+    gap = rows[-1]["retry_at"] - rows[0]["retry_at"]
+    assert timedelta(seconds=0.9) <= gap < timedelta(seconds=1.9)
+
+
+async def test_control_characters_in_a_title_never_reach_a_mail_header(app, user, db, sink):
+    task_id = await new_task(user, db, "Pay the bill")
+    await db.execute(
+        "UPDATE tasks SET title = $1 WHERE id = $2", "Pay\x01 the\x07 bill\x1b[31m\u2028X", task_id
+    )
+    fire = at("2026-12-01T09:00:00+00:00")
+    await add_rule(db, task_id, fire)
+    assert await engine_for(app, sink, Clock(fire)).tick() == 1
+    subject = sink.messages[0]["Subject"]
+    assert subject == "Reminder: Pay  the  bill [31m X"
+    assert subject.isprintable()
