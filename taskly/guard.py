@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from quart import Request, current_app, request
-from quart.formparser import FormDataParser
+from quart.formparser import FormDataParser, ParserFunc
+from quart.wrappers.request import Body
 from quart_auth import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
@@ -36,8 +37,12 @@ class LimitedFormDataParser(FormDataParser):
     loop) and undecodable bytes answered with a 400."""
 
     async def _parse_urlencoded(
-        self, body: Any, mimetype: str, content_length: int | None, options: dict[str, str]
-    ) -> tuple[MultiDict[str, str], MultiDict[str, Any]]:
+        self: FormDataParser,
+        body: Body,
+        mimetype: str,
+        content_length: int | None,
+        options: dict[str, str],
+    ) -> tuple[MultiDict[Any, Any], MultiDict[Any, Any]]:
         raw = await body
         try:
             text = raw.decode()
@@ -48,6 +53,12 @@ class LimitedFormDataParser(FormDataParser):
         except ValueError:
             raise RequestEntityTooLarge("That form has too many fields.") from None
         return MultiDict(fields), MultiDict()
+
+    def get_parse_func(self, mimetype: str, options: dict[str, str]) -> ParserFunc | None:
+        # The base class maps mimetypes to its own functions: route urlencoded to the override.
+        if mimetype in ("application/x-www-form-urlencoded", "application/x-url-encoded"):
+            return LimitedFormDataParser._parse_urlencoded
+        return super().get_parse_func(mimetype, options)
 
 
 class TasklyRequest(Request):
