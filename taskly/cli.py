@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -90,6 +92,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     config.accesslog = None  # taskly.request logs one line per request
     config.errorlog = logging.getLogger("hypercorn.error")  # formatted like ours (JSON in prod)
     config.graceful_timeout = 10
+    # After the requests, the reminder engine finishes the message it is sending (at most
+    # SMTP_TIMEOUT) and records it before the process exits.
+    config.shutdown_timeout = settings.smtp_timeout + settings.db_command_timeout + 10
     config.keep_alive_timeout = 30
     print(f"taskly: serving on http://{args.host}:{args.port} ({settings.env})", flush=True)
     return int(run(config))
@@ -121,12 +126,23 @@ def send_reminders(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> int:
         pool = await create_pool(settings, dsn)
         engine = ReminderEngine(settings, pool, SmtpConfig.from_url(settings.smtp_url or ""))
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):  # a deploy: finish, record, hand back
+            loop.add_signal_handler(signum, stopping.set)
         try:
             if args.once:
                 return await engine.tick()
-            while True:
-                await engine.run_once()
-                await asyncio.sleep(settings.reminder_interval)
+            signalled = asyncio.create_task(stopping.wait())
+            while not stopping.is_set():
+                tick = asyncio.create_task(engine.run_once())
+                await asyncio.wait((tick, signalled), return_when=asyncio.FIRST_COMPLETED)
+                if not stopping.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            asyncio.shield(signalled), settings.reminder_interval
+                        )
+            return 0
         finally:
             await engine.stop()
             await pool.close()
