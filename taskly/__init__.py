@@ -21,6 +21,8 @@ from taskly.migrations import MigrationError, pending_migrations
 from taskly.resources import STATIC, TEMPLATES
 from taskly.settings import Settings
 
+UPLOAD_MAX = 6 * 1024 * 1024  # a CSV import (5 MB) with its form
+
 
 async def start_scheduler(app: Quart, settings: Settings, pool: asyncpg.Pool) -> None:
     """Every REMINDER_INTERVAL seconds, send what is due (APScheduler, in this process)."""
@@ -74,7 +76,8 @@ def create_app(settings: Settings | None = None) -> Quart:
         SECRET_KEY=settings.secret_key,
         DEBUG=settings.debug,
         PROPAGATE_EXCEPTIONS=False,
-        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        # The largest body any view takes (an upload); guard.py holds others to MAX_BODY_BYTES.
+        MAX_CONTENT_LENGTH=max(settings.max_body_bytes, UPLOAD_MAX),
         MAX_FORM_MEMORY_SIZE=settings.max_body_bytes,
         MAX_FORM_PARTS=200,
         BODY_TIMEOUT=settings.body_timeout,
@@ -101,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.teardown_request(release_connection)
     app.extensions[FAIR_SHARE_KEY] = FairShare(max(1, settings.db_pool_max // 2))
 
+    from taskly.account.profile import blueprint as profile
     from taskly.account.routes import blueprint as account
     from taskly.account.verify import blueprint as verify
     from taskly.auth.routes import blueprint as auth
@@ -108,7 +112,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     from taskly.reminders.routes import blueprint as reminders
     from taskly.tasks.routes import blueprint as tasks
 
-    for blueprint in (core, auth, verify, account, tasks, reminders):
+    for blueprint in (core, auth, verify, account, profile, tasks, reminders):
         app.register_blueprint(blueprint)
     if settings.env == "development":  # the caught-mail viewer never exists in production
         from taskly.core.devmail import blueprint as devmail

@@ -5,7 +5,9 @@ Order matters, cheapest and most hostile first:
 2. For a state-changing request, where it says it comes from (Origin, Sec-Fetch-Site): headers
    only, before a byte of the body is read.
 3. Size: an anonymous client (no valid signed login cookie) may send a small form only, with
-   few fields; anyone else up to MAX_BODY_BYTES and 200 fields.
+   few fields; anyone else up to MAX_BODY_BYTES and 200 fields; a view marked @body_limit (an
+   upload) up to its own limit, and past it the body is not read at all: the view finds
+   g.body_too_large and says so beside its field.
 4. The whole body is read now, under BODY_TIMEOUT, *before* the session lookup takes a pooled
    database connection: a client that trickles or stops its body holds nothing but its own
    socket, and is cut off after BODY_TIMEOUT with a 408.
@@ -13,11 +15,13 @@ Order matters, cheapest and most hostile first:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-from quart import Request, current_app, request
+from quart import Request, current_app, g, request
 from quart.formparser import FormDataParser, ParserFunc
+from quart.typing import ResponseReturnValue
 from quart.wrappers.request import Body
 from quart_auth import current_user
 from werkzeug.datastructures import MultiDict
@@ -29,6 +33,17 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 ANONYMOUS_MAX_BODY = 16 * 1024  # sign-up, login: a few short fields
 ANONYMOUS_MAX_FIELDS = 20
 HOST_FREE = frozenset({"core.healthz", "core.readyz"})  # the platform's checks use any Host
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[ResponseReturnValue]])
+
+
+def body_limit(size: int) -> Callable[[F], F]:
+    def mark(view: F) -> F:
+        view._body_limit = size  # type: ignore[attr-defined]
+        return view
+
+    return mark
 
 
 class LimitedFormDataParser(FormDataParser):
@@ -81,15 +96,24 @@ async def guard_request() -> None:
         return
     if not is_exempt():
         check_origin()
-    if current_user.auth_id is None:  # anonymous (the cookie's signature is checked, no DB)
-        if (request.content_length or 0) > ANONYMOUS_MAX_BODY:
-            raise RequestEntityTooLarge()
+    anonymous = current_user.auth_id is None  # the cookie's signature is checked, no DB
+    view = current_app.view_functions.get(request.endpoint or "")
+    upload_limit = None if anonymous else getattr(view, "_body_limit", None)
+    settings: Any = current_app.extensions["taskly.settings"]
+    limit = ANONYMOUS_MAX_BODY if anonymous else upload_limit or settings.max_body_bytes
+    if anonymous:
         request.max_form_parts = ANONYMOUS_MAX_FIELDS
-        if len(await request.get_data()) > ANONYMOUS_MAX_BODY:  # sent without a length
+    try:
+        if (request.content_length or 0) > limit:
             raise RequestEntityTooLarge()
+        if len(await request.get_data()) > limit:  # the whole body, under BODY_TIMEOUT
+            raise RequestEntityTooLarge()  # sent without a Content-Length
+    except RequestEntityTooLarge:
+        if upload_limit is None:
+            raise
+        g.body_too_large = True  # not read (further): the view says so beside its field
+        return
     if request.mimetype in FORM_TYPES:
-        form = await request.form  # the whole body, under BODY_TIMEOUT
+        form = await request.form  # parsed from what was read
         if any("\x00" in value for value in form.values()):
             raise BadRequest("The form contains a NUL character. Remove it and try again.")
-    else:
-        await request.get_data()

@@ -42,7 +42,7 @@ PUBLIC_ENDPOINTS = frozenset({"static", "core.healthz", "core.readyz"})
 TOUCH_EVERY = timedelta(minutes=1)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
 )
@@ -161,6 +161,8 @@ async def _load_user() -> None:
 async def _check_csrf() -> None:
     if request.method in SAFE_METHODS or request.routing_exception is not None:
         return
+    if g.get("body_too_large"):  # unread, so unverifiable: the view changes nothing then
+        return
     if not is_exempt():
         await check_token()
 
@@ -175,9 +177,10 @@ async def _finish_response(response: WerkzeugResponse) -> WerkzeugResponse:
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
     if settings().production:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-    if request.endpoint != "static":
+    if request.endpoint != "static" and "Cache-Control" not in headers:
         # Nothing dynamic is stored by the browser or a proxy: Back after logout shows no
-        # private page, it asks the server again and is sent to the login page.
+        # private page, it asks the server again and is sent to the login page. (A view that
+        # sets its own, like the immutable avatar URLs, knows better.)
         headers["Cache-Control"] = "no-store"
     headers["X-Request-ID"] = g.get("request_id", "-")
     log_request(response.status_code)

@@ -59,3 +59,57 @@
     schedule(toast);
   });
 })();
+
+// The profile picture: choose, drop or paste a file; a preview shows before saving. The
+// server decides what the file is; this only saves a round trip for a file that is too big.
+(function () {
+  "use strict";
+  var zone = document.querySelector("[data-picture-drop]");
+  if (!zone) { return; }
+  var input = zone.querySelector("input[type=file]");
+  var preview = zone.querySelector("[data-picture-preview]");
+  var hint = document.getElementById("picture-hint");
+  var MAX = 2 * 1024 * 1024;
+  var url = null;
+  function show(file) {
+    var old = document.getElementById("picture-client-error");
+    if (old) { old.remove(); }
+    if (file.size > MAX) {
+      var error = document.createElement("p");
+      error.className = "field-error";
+      error.id = "picture-client-error";
+      error.textContent = "That picture is larger than 2 MB. Choose a smaller one.";
+      hint.after(error);
+      input.value = "";
+      return;
+    }
+    if (url) { URL.revokeObjectURL(url); }
+    url = URL.createObjectURL(file);
+    var img = document.createElement("img");
+    img.className = "avatar";
+    img.width = 96; img.height = 96;
+    img.alt = "Preview of your new picture (not saved yet)";
+    img.src = url;
+    preview.replaceChildren(img);
+  }
+  function take(files) {
+    if (!files || !files.length) { return; }
+    var transfer = new DataTransfer();
+    transfer.items.add(files[0]);
+    input.files = transfer.files;
+    show(files[0]);
+  }
+  input.addEventListener("change", function () { if (input.files.length) { show(input.files[0]); } });
+  zone.addEventListener("dragover", function (event) {
+    event.preventDefault(); zone.classList.add("picture-field--over");
+  });
+  zone.addEventListener("dragleave", function () { zone.classList.remove("picture-field--over"); });
+  zone.addEventListener("drop", function (event) {
+    event.preventDefault(); zone.classList.remove("picture-field--over");
+    take(event.dataTransfer.files);
+  });
+  document.addEventListener("paste", function (event) {
+    var files = event.clipboardData && event.clipboardData.files;
+    if (files && files.length && /^image\//.test(files[0].type)) { event.preventDefault(); take(files); }
+  });
+})();

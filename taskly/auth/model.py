@@ -39,6 +39,11 @@ class User:
     time_zone: str
     email_verified: bool = False
     mail_used_today: int = 0  # only the session query fills it in
+    avatar_digest: str | None = None
+
+    @property
+    def initials(self) -> str:
+        return "".join(name[:1] for name in (self.first_name, self.last_name)).upper()
 
     @classmethod
     def from_row(cls, row: Any) -> User:
@@ -50,6 +55,7 @@ class User:
             row["time_zone"],
             row["email_verified_at"] is not None,
             row.get("mail_used_today", 0),
+            row.get("avatar_digest"),
         )
 
 

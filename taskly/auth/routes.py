@@ -35,15 +35,21 @@ NAME_MAX = 100
 __all__ = ["EMAIL_MAX", "blueprint", "start_session"]
 
 
-def signup_errors(form: dict[str, str]) -> dict[str, str]:
+def name_errors(form: dict[str, str]) -> dict[str, str]:
+    """First and last name: required, printable (no line breaks or control characters)."""
     errors: dict[str, str] = {}
     for field, label in (("first_name", "first name"), ("last_name", "last name")):
         if not form[field]:
             errors[field] = f"Enter your {label}."
         elif len(form[field]) > NAME_MAX:
             errors[field] = f"Use at most {NAME_MAX} characters."
-        elif not form[field].isprintable():  # no line breaks or control characters
+        elif not form[field].isprintable():
             errors[field] = "Use letters, spaces and punctuation only."
+    return errors
+
+
+def signup_errors(form: dict[str, str]) -> dict[str, str]:
+    errors = name_errors(form)
     if problem := email_error(form["email"]):
         errors["email"] = problem
     if problem := password_error(form["password"]):
