@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.extensions[FAIR_SHARE_KEY] = FairShare(max(1, settings.db_pool_max // 2))
 
     from taskly.account.profile import blueprint as profile
+    from taskly.account.recovery import blueprint as recovery
     from taskly.account.routes import blueprint as account
     from taskly.account.verify import blueprint as verify
     from taskly.auth.routes import blueprint as auth
@@ -112,7 +113,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     from taskly.reminders.routes import blueprint as reminders
     from taskly.tasks.routes import blueprint as tasks
 
-    for blueprint in (core, auth, verify, account, profile, tasks, reminders):
+    for blueprint in (core, auth, verify, recovery, account, profile, tasks, reminders):
         app.register_blueprint(blueprint)
     if settings.env == "development":  # the caught-mail viewer never exists in production
         from taskly.core.devmail import blueprint as devmail

@@ -22,7 +22,19 @@ import asyncpg
 from taskly.db import queries
 from taskly.web import settings
 
-ESSENTIAL = frozenset({"verify_email", "signup_attempt"})
+# Account mail: sent to unverified addresses and past the daily ceiling (their routes are
+# rate limited instead).
+ESSENTIAL = frozenset(
+    {
+        "verify_email",
+        "signup_attempt",
+        "reset_password",
+        "change_email",
+        "email_taken",
+        "email_changed",
+        "goodbye",
+    }
+)
 
 
 def mail_domain() -> str:
@@ -33,19 +45,21 @@ def mail_domain() -> str:
 async def queue_mail(
     conn: asyncpg.Connection,
     *,
-    user_id: int,
+    user_id: int | None,
     template: str,
     task_id: int | None = None,
     coalesce_key: str | None = None,
     delay: float = 0.0,
     recipient: str | None = None,
+    first_name: str | None = None,
     undoes: str | None = None,
     **context: Any,
 ) -> None:
     """Queue a message. `undoes` names the template this one cancels out: if such a message
     is still pending under the same key (reminders on, then off within the quiet period),
-    neither is sent."""
-    if coalesce_key is not None:
+    neither is sent. Mail that outlives its account (user_id None) names its recipient and
+    the first name to greet."""
+    if coalesce_key is not None and user_id is not None:
         replaced = [
             row["template"]
             async for row in queries.cancel_pending_outbox(
@@ -54,7 +68,7 @@ async def queue_mail(
         ]
         if undoes is not None and undoes in replaced:
             return
-    mid = f"<{template}-{user_id}-{secrets.token_hex(8)}@{mail_domain()}>"
+    mid = f"<{template}-{user_id or 0}-{secrets.token_hex(8)}@{mail_domain()}>"
     await queries.insert_outbox(
         conn,
         user_id=user_id,
@@ -64,5 +78,6 @@ async def queue_mail(
         message_id=mid,
         coalesce_key=coalesce_key,
         recipient=recipient,
+        first_name=first_name,
         delay_seconds=delay,
     )

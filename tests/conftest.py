@@ -18,6 +18,7 @@ from quart.typing import TestClientProtocol
 from taskly import create_app
 from taskly.migrations import migrate
 from taskly.settings import Settings
+from tests.smtp import sink  # noqa: F401 - the SMTP sink fixture, for every package
 
 
 class PostgresServer:

@@ -23,3 +23,30 @@ SELECT t.user_id, t.email, t.used_at IS NOT NULL AS used, t.expires_at <= now() 
 
 -- name: delete-old-account-tokens()!
 DELETE FROM account_tokens WHERE expires_at < now() - interval '1 day';
+
+-- name: request-password-reset(email_key, token_hash, ttl_seconds, message_id, context)!
+-- Forgot password, in one statement whatever the address: for an account it replaces any
+-- pending reset mail, issues a token and queues the mail; for no account it does nothing, along
+-- the very same path (no enumeration by timing: the caller runs exactly this either way).
+WITH target AS (
+    SELECT id, email FROM users WHERE email_key = :email_key
+), replaced AS (
+    DELETE FROM outbox o USING target
+     WHERE o.user_id = target.id AND o.coalesce_key = 'reset_password' AND o.state = 'pending'
+       AND (o.claimed_until IS NULL OR o.claimed_until < now())
+), issued AS (
+    INSERT INTO account_tokens (token_hash, user_id, purpose, email, created_at, expires_at)
+    SELECT :token_hash, id, 'reset_password', email, clock_timestamp(),
+           clock_timestamp() + make_interval(secs => :ttl_seconds)
+      FROM target
+)
+INSERT INTO outbox (user_id, template, context, message_id, coalesce_key)
+SELECT id, 'reset_password', :context, :message_id, 'reset_password' FROM target;
+
+-- name: end-all-sessions(user_id)!
+DELETE FROM sessions WHERE user_id = :user_id;
+
+-- name: verify-email-by-link(user_id, email)!
+-- A reset link that arrived proves the inbox too.
+UPDATE users SET email_verified_at = coalesce(email_verified_at, now())
+ WHERE id = :user_id AND email = :email;

@@ -5,13 +5,15 @@ DELETE FROM outbox
    AND (claimed_until IS NULL OR claimed_until < now())
 RETURNING template;
 
--- name: insert-outbox(user_id, task_id, template, context, message_id, coalesce_key, recipient, delay_seconds)!
+-- name: insert-outbox(user_id, task_id, template, context, message_id, coalesce_key, recipient, first_name, delay_seconds)!
 INSERT INTO outbox (user_id, task_id, template, context, message_id, coalesce_key, recipient,
-                    retry_at)
+                    first_name, retry_at)
 VALUES (:user_id, :task_id, :template, :context, :message_id, :coalesce_key, :recipient,
-        now() + make_interval(secs => :delay_seconds));
+        :first_name, now() + make_interval(secs => :delay_seconds));
 
 -- name: claim-outbox(worker, now, lease_seconds, batch)
+-- A row without a user is mail that outlived its account (the goodbye): it carries its own
+-- recipient and name.
 WITH due AS (
     SELECT id FROM outbox
      WHERE state = 'pending' AND retry_at <= :now
@@ -19,13 +21,18 @@ WITH due AS (
      ORDER BY retry_at
      LIMIT :batch
        FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE outbox o
+       SET claimed_by = :worker, claimed_until = now() + make_interval(secs => :lease_seconds)
+      FROM due
+     WHERE o.id = due.id
+    RETURNING o.*
 )
-UPDATE outbox o
-   SET claimed_by = :worker, claimed_until = now() + make_interval(secs => :lease_seconds)
-  FROM due, users u
- WHERE o.id = due.id AND u.id = o.user_id
-RETURNING o.*, coalesce(o.recipient, u.email) AS email, u.first_name, u.time_zone,
-          u.email_verified_at IS NOT NULL AS verified;
+SELECT c.id, c.user_id, c.template, c.context, c.message_id, c.attempts,
+       coalesce(c.recipient, u.email) AS email, coalesce(c.first_name, u.first_name) AS first_name,
+       coalesce(u.time_zone, 'UTC') AS time_zone,
+       (u.id IS NULL OR u.email_verified_at IS NOT NULL) AS verified
+  FROM claimed c LEFT JOIN users u ON u.id = c.user_id;
 
 -- name: finish-outbox(id, worker)!
 -- Sent: the context (which may hold a single-use link) is not kept.

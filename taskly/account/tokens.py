@@ -15,7 +15,13 @@ from taskly.auth.model import token_hash
 from taskly.db import queries
 
 VERIFY_EMAIL = "verify_email"
-LIFETIMES = {VERIFY_EMAIL: timedelta(days=7)}
+RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose, not a secret
+CHANGE_EMAIL = "change_email"
+LIFETIMES = {
+    VERIFY_EMAIL: timedelta(days=7),
+    RESET_PASSWORD: timedelta(hours=1),
+    CHANGE_EMAIL: timedelta(days=1),
+}
 
 
 @dataclass(frozen=True, slots=True)

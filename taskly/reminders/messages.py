@@ -74,6 +74,9 @@ def reminder_message(
 
 def outbox_message(settings: Settings, row: Any) -> Mail:
     context = {**json.loads(row["context"]), "first_name": row["first_name"]}
+    if "requested_at" in context:  # when the request was made, on the recipient's clock
+        requested = datetime.fromisoformat(context["requested_at"])
+        context["requested_at"] = local_text(requested, row["time_zone"] or "UTC")
     template = row["template"]
     return build_message(
         sender=settings.mail_from,
