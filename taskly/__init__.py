@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.teardown_request(release_connection)
     app.extensions[FAIR_SHARE_KEY] = FairShare(max(1, settings.db_pool_max // 2))
 
+    from taskly.account.email import blueprint as email
     from taskly.account.profile import blueprint as profile
     from taskly.account.recovery import blueprint as recovery
     from taskly.account.routes import blueprint as account
@@ -113,7 +114,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     from taskly.reminders.routes import blueprint as reminders
     from taskly.tasks.routes import blueprint as tasks
 
-    for blueprint in (core, auth, verify, recovery, account, profile, tasks, reminders):
+    for blueprint in (core, auth, verify, recovery, account, profile, email, tasks, reminders):
         app.register_blueprint(blueprint)
     if settings.env == "development":  # the caught-mail viewer never exists in production
         from taskly.core.devmail import blueprint as devmail

@@ -50,3 +50,24 @@ DELETE FROM sessions WHERE user_id = :user_id;
 -- A reset link that arrived proves the inbox too.
 UPDATE users SET email_verified_at = coalesce(email_verified_at, now())
  WHERE id = :user_id AND email = :email;
+
+-- name: insert-change-email-token(token_hash, user_id, email, new_email, ttl_seconds)!
+INSERT INTO account_tokens (token_hash, user_id, purpose, email, new_email, created_at,
+                            expires_at)
+VALUES (:token_hash, :user_id, 'change_email', :email, :new_email, clock_timestamp(),
+        clock_timestamp() + make_interval(secs => :ttl_seconds));
+
+-- name: select-change-email-token(token_hash)^
+SELECT t.user_id, t.email, t.new_email, u.first_name
+  FROM account_tokens t JOIN users u ON u.id = t.user_id
+ WHERE t.token_hash = :token_hash AND t.purpose = 'change_email';
+
+-- name: email-key-taken(email_key)$
+SELECT EXISTS (SELECT 1 FROM users WHERE email_key = :email_key);
+
+-- name: change-email(user_id, old_email, new_email, new_email_key)$
+-- Only while the account still has the address the change was asked from; the new address is
+-- confirmed by the very link that makes the change.
+UPDATE users SET email = :new_email, email_key = :new_email_key, email_verified_at = now()
+ WHERE id = :user_id AND email = :old_email
+RETURNING id;
