@@ -96,8 +96,8 @@ async def confirm(token: str) -> ResponseReturnValue:
         state = await peek_token(conn, token, CHANGE_EMAIL)
         change = await queries.select_change_email_token(conn, token_hash=token_hash(token))
     if state is None or change is None:
-        problem = "This link is not valid. Ask for a new one from your account settings."
-        return await render("pages/change_email_confirm.html", problem=problem, status=404)
+        invalid = "This link is not valid. Ask for a new one from your account settings."
+        return await render("pages/change_email_confirm.html", problem=invalid, status=404)
     if state.problem is not None:
         return await render("pages/change_email_confirm.html", problem=state.problem, status=410)
     if request.method == "POST":
