@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.teardown_request(release_connection)
     app.extensions[FAIR_SHARE_KEY] = FairShare(max(1, settings.db_pool_max // 2))
 
+    from taskly.account.devices import blueprint as devices
     from taskly.account.email import blueprint as email
     from taskly.account.profile import blueprint as profile
     from taskly.account.recovery import blueprint as recovery
@@ -114,7 +115,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     from taskly.reminders.routes import blueprint as reminders
     from taskly.tasks.routes import blueprint as tasks
 
-    for blueprint in (core, auth, verify, recovery, account, profile, email, tasks, reminders):
+    blueprints = (core, auth, verify, recovery, account, profile, email, devices, tasks, reminders)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     if settings.env == "development":  # the caught-mail viewer never exists in production
         from taskly.core.devmail import blueprint as devmail

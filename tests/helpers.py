@@ -58,6 +58,7 @@ async def sign_up(
     last_name: str = "Lovelace",
     time_zone: str = "Europe/London",
     verify: bool = True,
+    headers: dict[str, str] | None = None,
 ) -> Any:
     """Sign up as a new user would: the form, then the link from the verification mail
     (which asks for the password and logs the browser in). verify=False logs in instead and
@@ -72,17 +73,20 @@ async def sign_up(
             "password": password,
             "time_zone": time_zone,
         },
+        headers=headers or {},
     )
     assert response.status_code == 302, await response.get_data(as_text=True)
     assert response.headers["Location"] == "/signup/sent"
     if not verify:
-        response = await log_in(client, email, password)
+        response = await log_in(client, email, password, headers=headers or {})
     else:
         path = urlsplit(await mailed_link(client, email, "verify_email")).path
-        response = await post_form(client, path, {"password": password})
+        response = await post_form(client, path, {"password": password}, headers=headers or {})
     assert response.status_code == 302, await response.get_data(as_text=True)
     return response
 
 
-async def log_in(client: TestClientProtocol, email: str, password: str = PASSWORD) -> Any:
-    return await post_form(client, "/login", {"email": email, "password": password})
+async def log_in(
+    client: TestClientProtocol, email: str, password: str = PASSWORD, **kwargs: Any
+) -> Any:
+    return await post_form(client, "/login", {"email": email, "password": password}, **kwargs)

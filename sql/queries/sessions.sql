@@ -30,3 +30,15 @@ DELETE FROM sessions
 
 -- name: ping()$
 SELECT 1;
+
+-- name: select-user-sessions(user_id, idle_seconds, absolute_seconds)
+-- The devices list: the account's live sessions, most recently used first.
+SELECT id, token_hash, user_agent, created_at, last_seen_at
+  FROM sessions
+ WHERE user_id = :user_id
+   AND last_seen_at > now() - make_interval(secs => :idle_seconds)
+   AND created_at > now() - make_interval(secs => :absolute_seconds)
+ ORDER BY last_seen_at DESC, id DESC;
+
+-- name: delete-user-session(id, user_id)$
+DELETE FROM sessions WHERE id = :id AND user_id = :user_id RETURNING token_hash;
