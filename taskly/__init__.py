@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.teardown_request(release_connection)
     app.extensions[FAIR_SHARE_KEY] = FairShare(max(1, settings.db_pool_max // 2))
 
+    from taskly.account.data import blueprint as data
     from taskly.account.devices import blueprint as devices
     from taskly.account.email import blueprint as email
     from taskly.account.profile import blueprint as profile
@@ -115,7 +116,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     from taskly.reminders.routes import blueprint as reminders
     from taskly.tasks.routes import blueprint as tasks
 
-    blueprints = (core, auth, verify, recovery, account, profile, email, devices, tasks, reminders)
+    blueprints = (core, auth, verify, recovery, account, profile, email, devices, data)
+    blueprints += (tasks, reminders)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     if settings.env == "development":  # the caught-mail viewer never exists in production

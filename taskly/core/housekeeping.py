@@ -14,7 +14,8 @@ log = logging.getLogger("taskly.housekeeping")
 
 async def sweep(pool: asyncpg.Pool, settings: Settings) -> None:
     """Expired sessions, tasks deleted more than a day ago (past Undo), stale rate-limit
-    state, and used-link records older than any link can be. Safe on every instance at once."""
+    state, used-link records older than any link can be, spent or expired account links,
+    imports never confirmed, and past days' mail counts. Safe on every instance at once."""
     try:
         async with pool.acquire() as conn:
             await queries.delete_expired_sessions(
@@ -25,5 +26,8 @@ async def sweep(pool: asyncpg.Pool, settings: Settings) -> None:
             await queries.purge_all_deleted_tasks(conn)
             await queries.delete_stale_rate_limits(conn)
             await queries.delete_old_used_links(conn, max_age=float(settings.link_max_age))
+            await queries.delete_old_account_tokens(conn)
+            await queries.delete_old_pending_imports(conn)
+            await queries.delete_old_mail_budget(conn)
     except Exception:
         log.exception("housekeeping failed; the next run retries")

@@ -1,0 +1,52 @@
+-- name: select-export-profile(user_id)^
+SELECT first_name, last_name, email, time_zone, email_verified_at, created_at, reminders_enabled
+  FROM users WHERE id = :user_id;
+
+-- name: select-export-tasks(user_id, after_id, page)
+-- One page of the export, by id: a 100,000-task export never sits in memory at once, and no
+-- connection is held while the client reads.
+SELECT id, title, notes, status, priority, due_at, due_all_day, created_at, updated_at,
+       completed_at
+  FROM tasks
+ WHERE user_id = :user_id AND deleted_at IS NULL AND id > :after_id
+ ORDER BY id
+ LIMIT :page;
+
+-- name: select-export-reminders(user_id, task_ids)
+SELECT task_id, kind, fire_at, lead_minutes, repeat, repeat_time, repeat_day, next_fire_at, state
+  FROM reminders
+ WHERE user_id = :user_id AND task_id = ANY(:task_ids)
+ ORDER BY id;
+
+-- name: insert-pending-import(id, user_id, filename, content)!
+INSERT INTO pending_imports (id, user_id, filename, content)
+VALUES (:id, :user_id, :filename, :content);
+
+-- name: select-pending-import(id, user_id)^
+SELECT filename, content FROM pending_imports
+ WHERE id = :id AND user_id = :user_id AND created_at > now() - interval '1 day';
+
+-- name: delete-pending-import(id, user_id)$
+DELETE FROM pending_imports WHERE id = :id AND user_id = :user_id RETURNING true;
+
+-- name: delete-old-pending-imports()!
+DELETE FROM pending_imports WHERE created_at < now() - interval '1 day';
+
+-- name: import-tasks(user_id, titles, notes, statuses, priorities, due_ats, due_all_days, completed_ats)$
+-- Every valid row of a file in one statement (one transaction): all or nothing. They go below
+-- the tasks already there, in the file's order.
+WITH base AS (
+    SELECT coalesce(max(position), 0) AS position FROM tasks WHERE user_id = :user_id
+), added AS (
+    INSERT INTO tasks (user_id, title, notes, status, priority, due_at, due_all_day,
+                       completed_at, position)
+    SELECT :user_id, r.title, r.notes, r.status, r.priority, r.due_at, r.due_all_day,
+           r.completed_at, base.position + r.n
+      FROM base,
+           unnest(:titles::text[], :notes::text[], :statuses::text[], :priorities::smallint[],
+                  :due_ats::timestamptz[], :due_all_days::boolean[], :completed_ats::timestamptz[])
+           WITH ORDINALITY AS r(title, notes, status, priority, due_at, due_all_day,
+                                completed_at, n)
+    RETURNING 1
+)
+SELECT count(*) FROM added;
