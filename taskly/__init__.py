@@ -116,9 +116,11 @@ def create_app(settings: Settings | None = None) -> Quart:
     from taskly.reminders.routes import blueprint as reminders
     from taskly.tasks.routes import blueprint as tasks
 
-    blueprints = (core, auth, verify, recovery, account, profile, email, devices, data)
-    blueprints += (tasks, reminders)
-    for blueprint in blueprints:
+    for blueprint in (
+        *(core, auth, verify, recovery),
+        *(account, profile, email, devices, data),
+        *(tasks, reminders),
+    ):
         app.register_blueprint(blueprint)
     if settings.env == "development":  # the caught-mail viewer never exists in production
         from taskly.core.devmail import blueprint as devmail
