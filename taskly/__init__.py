@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.extensions[FAIR_SHARE_KEY] = FairShare(max(1, settings.db_pool_max // 2))
 
     from taskly.account.data import blueprint as data
+    from taskly.account.delete import blueprint as delete
     from taskly.account.devices import blueprint as devices
     from taskly.account.email import blueprint as email
     from taskly.account.profile import blueprint as profile
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     for blueprint in (
         *(core, auth, verify, recovery),
-        *(account, profile, email, devices, data),
+        *(account, profile, email, devices, data, delete),
         *(tasks, reminders),
     ):
         app.register_blueprint(blueprint)

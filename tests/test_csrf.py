@@ -8,7 +8,14 @@ import re
 from tests.helpers import PASSWORD, page_token, sign_up
 
 # Values for URL variables when walking the map; a new converter type must be added here.
-SAMPLE_ARGS = {"int": "1", "id": "1", "default": "x", "string": "x", "path": "x", "uuid": "0" * 32}
+SAMPLE_ARGS = {
+    "int": "1",
+    "id": "1",
+    "default": "x",
+    "string": "x",
+    "path": "x",
+    "uuid": "00000000-0000-0000-0000-000000000000",
+}
 SIGNED_LINK_ROUTES = {"/m/<token>"}
 _ARG = re.compile(r"<(?:(\w+):)?(\w+)>")
 

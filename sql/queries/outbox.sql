@@ -35,10 +35,14 @@ SELECT c.id, c.user_id, c.template, c.context, c.message_id, c.attempts,
   FROM claimed c LEFT JOIN users u ON u.id = c.user_id;
 
 -- name: finish-outbox(id, worker)!
--- Sent: the context (which may hold a single-use link) is not kept.
+-- Sent: the context (which may hold a single-use link) is not kept, and mail that outlived
+-- its account (the goodbye) is not kept at all: no row may name a deleted account.
+WITH gone AS (
+    DELETE FROM outbox WHERE id = :id AND claimed_by = :worker AND user_id IS NULL
+)
 UPDATE outbox SET state = 'sent', sent_at = now(), context = '{}', claimed_by = NULL,
        claimed_until = NULL
- WHERE id = :id AND claimed_by = :worker;
+ WHERE id = :id AND claimed_by = :worker AND user_id IS NOT NULL;
 
 -- name: retry-outbox(id, worker, retry_at, error)!
 UPDATE outbox

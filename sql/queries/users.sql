@@ -44,6 +44,5 @@ UPDATE outbox SET retry_at = now(), last_error = NULL
 -- name: select-reminders-enabled(user_id)$
 SELECT reminders_enabled FROM users WHERE id = :user_id;
 
--- name: update-user-preferences(user_id, time_zone, reminders_enabled)!
-UPDATE users SET time_zone = :time_zone, reminders_enabled = :reminders_enabled
- WHERE id = :user_id;
+-- name: update-reminders-enabled(user_id, enabled)!
+UPDATE users SET reminders_enabled = :enabled WHERE id = :user_id;

@@ -8,13 +8,11 @@ from quart import Blueprint, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from taskly.auth.model import check_user_password, password_error, update_user_password
-from taskly.db import connection, queries, transaction
+from taskly.db import connection, queries
 from taskly.ratelimit import password_limits, rate_limited
-from taskly.reminders.model import ZONES, reschedule_repeats
 from taskly.web import login_required, render
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
-SORTED_ZONES = sorted(ZONES)
 
 
 @blueprint.route("/password", methods=["GET", "POST"])
@@ -45,33 +43,14 @@ async def change_password() -> ResponseReturnValue:
 @blueprint.route("/settings", methods=["GET", "POST"])
 @login_required
 async def preferences() -> ResponseReturnValue:
-    """Time zone (reminders and due dates are on this clock) and the reminder-mail switch."""
-    errors: dict[str, str] = {}
-    zone = g.user.time_zone
-    enabled = True
+    """Notifications (the reminder-mail switch) and the way to everything about the account.
+    The time zone is on the profile."""
     async with connection() as conn:
         enabled = bool(await queries.select_reminders_enabled(conn, user_id=g.user.id))
     if request.method == "POST":
-        posted = await request.form
-        zone = posted.get("time_zone", "").strip()
-        enabled = posted.get("reminders_enabled") == "on"
-        if zone not in ZONES:
-            errors["time_zone"] = "Choose a time zone from the list, e.g. Europe/Berlin."
-        else:
-            async with transaction() as conn:
-                await queries.update_user_preferences(
-                    conn, user_id=g.user.id, time_zone=zone, reminders_enabled=enabled
-                )
-                if zone != g.user.time_zone:
-                    await reschedule_repeats(conn, g.user.id, zone)
-            await flash("Settings saved.", "success")
-            return redirect(url_for("account.preferences"))
-    status = 422 if errors else 200
-    return await render(
-        "pages/settings.html",
-        zones=SORTED_ZONES,
-        zone=zone,
-        enabled=enabled,
-        errors=errors,
-        status=status,
-    )
+        enabled = (await request.form).get("reminders_enabled") == "on"
+        async with connection() as conn:
+            await queries.update_reminders_enabled(conn, user_id=g.user.id, enabled=enabled)
+        await flash("Settings saved.", "success")
+        return redirect(url_for("account.preferences"))
+    return await render("pages/settings.html", enabled=enabled)

@@ -22,7 +22,7 @@ async def test_signup_lands_on_dashboard_with_a_session(client, db):
     page = await client.get("/")
     html = await page.get_data(as_text=True)
     assert page.status_code == 200
-    assert '<span class="muted">Ada</span>' in html
+    assert "<span>Ada</span>" in html  # the header's link to the profile
     assert '<label for="new-task">New task</label>' in html
     assert "Welcome to Taskly, Ada!" in html
     user = await db.fetchrow("SELECT * FROM users")

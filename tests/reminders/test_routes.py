@@ -186,23 +186,30 @@ async def test_tampered_and_expired_links_are_refused(app, user, db):
     assert await db.fetchval("SELECT status FROM tasks WHERE id = $1", task_id) == "todo"
 
 
-async def test_settings_change_zone_and_switch(user, db):
+async def test_a_new_time_zone_keeps_repeats_on_the_wall_clock(user, db):
     task_id = await new_task(user, db, "Zoned")
     await post(user, f"/tasks/{task_id}/reminders", {"repeat": "daily", "repeat_time": "09:00"})
-    page = await (await user.get("/account/settings")).get_data(as_text=True)
-    assert '<label for="time_zone">Time zone</label>' in page
-    assert "<option selected>Europe/Berlin</option>" in page
-    response = await post(user, "/account/settings", {"time_zone": "America/New_York"}, htmx=False)
+    form = {"first_name": "Ada", "last_name": "Lovelace", "time_zone": "America/New_York"}
+    response = await post(user, "/account/profile", form, htmx=False)
     assert response.status_code == 302
-    row = await db.fetchrow("SELECT time_zone, reminders_enabled FROM users")
-    assert (row["time_zone"], row["reminders_enabled"]) == ("America/New_York", False)
+    assert await db.fetchval("SELECT time_zone FROM users") == "America/New_York"
     fire = await db.fetchval("SELECT next_fire_at FROM reminders")
     local = fire.astimezone(ZoneInfo("America/New_York"))
     assert (local.hour, local.minute) == (9, 0)
     for zone in ("Mars/Base", "localtime", "Factory"):
-        bad = await post(user, "/account/settings", {"time_zone": zone}, htmx=False)
+        bad = await post(user, "/account/profile", {**form, "time_zone": zone}, htmx=False)
         assert bad.status_code == 422, zone
         assert "Choose a time zone from the list" in await bad.get_data(as_text=True)
+
+
+async def test_the_reminder_mail_switch(user, db):
+    page = await (await user.get("/account/settings")).get_data(as_text=True)
+    assert 'name="reminders_enabled" checked' in page
+    response = await post(user, "/account/settings", {}, htmx=False)
+    assert response.status_code == 302
+    assert await db.fetchval("SELECT reminders_enabled FROM users") is False
+    await post(user, "/account/settings", {"reminders_enabled": "on"}, htmx=False)
+    assert await db.fetchval("SELECT reminders_enabled FROM users") is True
 
 
 async def test_dev_mail_exists_only_in_development(make_app, client):
