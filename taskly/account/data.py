@@ -182,8 +182,12 @@ async def confirm(import_id: uuid.UUID) -> ResponseReturnValue:
             due_all_days=[r.due_all_day for r in rows],
             completed_ats=[r.completed_at for r in rows],
         )
-    skipped = f" {len(parsed.errors)} rows with errors were left out." if parsed.errors else ""
-    await flash(f"Imported {added:,} tasks from {pending['filename']}.{skipped}", "success")
+    left_out = len(parsed.errors)
+    skipped = (
+        f" {left_out:,} row{'' if left_out == 1 else 's'} with errors left out." if left_out else ""
+    )
+    noun = "task" if added == 1 else "tasks"
+    await flash(f"Imported {added:,} {noun} from {pending['filename']}.{skipped}", "success")
     return redirect(url_for("tasks.dashboard"))
 
 

@@ -60,7 +60,8 @@ async def forgot_sent() -> ResponseReturnValue:
     email = session.get("reset_email")
     if not email:
         return redirect(url_for("recovery.forgot"))
-    return await render("pages/forgot_sent.html", email=email)
+    dev_mailbox = settings().env == "development"
+    return await render("pages/forgot_sent.html", email=email, dev_mailbox=dev_mailbox)
 
 
 @blueprint.route("/password/reset/<token>", methods=["GET", "POST"])

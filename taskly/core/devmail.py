@@ -31,7 +31,12 @@ def summarize(row: Any) -> dict[str, Any]:
 
 @blueprint.route("/dev/mail")
 async def caught_mail() -> ResponseReturnValue:
-    address = g.user.email if g.user is not None else session.get("signup_email")
+    # Before login: the address this browser just signed up with or asked a reset link for.
+    address = (
+        g.user.email
+        if g.user is not None
+        else session.get("reset_email") or session.get("signup_email")
+    )
     if not address:
         return redirect(url_for("auth.login", next="/dev/mail"))
     async with connection() as conn:
