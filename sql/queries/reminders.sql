@@ -87,6 +87,9 @@ UPDATE reminders
 -- Graceful shutdown: hand back what this instance claimed but did not finish.
 UPDATE reminders SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = :worker;
 
+-- name: link-was-used(token_hash)$
+SELECT EXISTS (SELECT 1 FROM used_links WHERE token_hash = :token_hash);
+
 -- name: insert-used-link(token_hash)$
 INSERT INTO used_links (token_hash) VALUES (:token_hash)
 ON CONFLICT DO NOTHING

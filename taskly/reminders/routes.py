@@ -236,9 +236,14 @@ async def link_page(token: str) -> ResponseReturnValue:
         return await render("pages/mail_action.html", error=str(exc), status=400)
     async with connection() as conn:
         task = await queries.select_link_task(conn, task_id=link.task_id, user_id=link.user_id)
+        used = await queries.link_was_used(conn, token_hash=link.token_hash)
     if task is None:
         return await render(
             "pages/mail_action.html", error="That task no longer exists.", status=404
+        )
+    if used:  # say so now, not after the person pressed the button
+        return await render(
+            "pages/mail_action.html", task=task, error="This link was already used.", status=409
         )
     question, button = ACTION_TEXT[link.action]
     return await render(

@@ -137,6 +137,12 @@ async def test_mark_done_link_works_once(app, user, db):
     again = await browser.post(link)
     assert again.status_code == 409
     assert "already used" in await again.get_data(as_text=True)
+    # Opened again from the mail: the page says so at once, with no button to press.
+    page = await browser.get(link)
+    html = await page.get_data(as_text=True)
+    assert page.status_code == 409
+    main = html.split("<main")[1].split("</main>")[0]
+    assert "This link was already used." in main and "<button" not in main
 
 
 async def test_snooze_links(app, user, db):
