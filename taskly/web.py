@@ -169,9 +169,9 @@ async def _check_csrf() -> None:
 
 async def _finish_response(response: WerkzeugResponse) -> WerkzeugResponse:
     headers = response.headers
-    headers["Content-Security-Policy"] = CSP
+    headers.setdefault("Content-Security-Policy", CSP)  # a view may narrow it (dev mail HTML)
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["X-Frame-Options"] = "DENY"
+    headers.setdefault("X-Frame-Options", "DENY")
     headers["Referrer-Policy"] = "same-origin"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -298,3 +299,39 @@ async def test_dev_mail_shows_only_your_own_mail(make_app, db):
     html = await (await client.get("/dev/mail")).get_data(as_text=True)
     assert "For me" in html
     assert "Not for me" not in html
+
+
+async def test_dev_mail_shows_the_html_part_sandboxed_and_refreshes(make_app, db):
+    dev = await make_app(env="development")
+    client = dev.test_client()
+    await sign_up(client, email="me@example.com")
+    message = (
+        "Subject: Rich\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/alternative; boundary="b"\n\n'
+        "--b\nContent-Type: text/plain\n\nplain words\n"
+        '--b\nContent-Type: text/html\n\n<p>rich <img src="https://tracker.example/x.gif">'
+        "<script>alert(1)</script></p>\n--b--\n"
+    )
+    await db.execute(
+        "INSERT INTO dev_mail (mail_from, rcpt_to, message) VALUES ('t@x', 'me@example.com', $1)",
+        message,
+    )
+    html = await (await client.get("/dev/mail")).get_data(as_text=True)
+    frame = re.search(r"<iframe [^>]*>", html)[0]
+    assert " sandbox " in frame  # no allow-*: no script, no forms, an origin of its own
+    part = await client.get(re.search(r'src="([^"]+)"', frame)[1])
+    assert "<p>rich" in await part.get_data(as_text=True)
+    csp = part.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "img-src data:" in csp and "sandbox" in csp
+    assert "frame-ancestors 'self'" in csp and part.headers["X-Frame-Options"] == "SAMEORIGIN"
+    stranger = await make_app(env="development")
+    other = stranger.test_client()
+    await sign_up(other, email="other@example.com")
+    assert (await other.get(re.search(r'src="([^"]+)"', frame)[1])).status_code == 404
+    assert "plain words" in html
+    assert 'hx-trigger="every 3s"' in html
+    fragment = await client.get("/dev/mail", headers={"HX-Request": "true"})
+    assert (await fragment.get_data(as_text=True)).lstrip().startswith('<div id="mail-list"')
+    newest = re.search(r'hx-get="/dev/mail\?after=(\d+)"', html)[1]
+    same = await client.get(f"/dev/mail?after={newest}", headers={"HX-Request": "true"})
+    assert same.status_code == 204  # nothing new: nothing redrawn
