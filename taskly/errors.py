@@ -18,7 +18,7 @@ log = logging.getLogger("taskly.request")
 
 ERROR_TITLES = {
     400: "Bad request",
-    401: "Please log in",
+    401: "Logged out",
     403: "Not allowed",
     404: "Page not found",
     405: "Method not allowed",

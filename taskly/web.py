@@ -18,6 +18,7 @@ from markupsafe import Markup
 from quart import Quart, current_app, g, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import current_user, logout_user
+from werkzeug.exceptions import Forbidden, Unauthorized
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -47,6 +48,16 @@ CSP = (
     "object-src 'none'"
 )
 F = TypeVar("F", bound=Callable[..., Awaitable[ResponseReturnValue]])
+
+
+class LoggedOut(Unauthorized):
+    """The session this page was loaded in has ended (logged out, or the password changed on
+    another device): say so and offer to log in, rather than "this form has expired"."""
+
+    description = (
+        "You were logged out: your session ended, perhaps on another device. Log in again"
+        " (in a new tab, so what you typed here stays), then try once more."
+    )
 
 
 def settings() -> Settings:
@@ -151,6 +162,7 @@ async def _load_user() -> None:
         )
         if found is None:
             logout_user()  # revoked or expired: drop the cookie too
+            g.session_ended = True  # an action now says "you were logged out", not "expired"
             return
         if datetime.now(UTC) - found.last_seen_at > TOUCH_EVERY:
             await touch_session(conn, token)
@@ -164,7 +176,12 @@ async def _check_csrf() -> None:
     if g.get("body_too_large"):  # unread, so unverifiable: the view changes nothing then
         return
     if not is_exempt():
-        await check_token()
+        try:
+            await check_token()
+        except Forbidden:
+            if g.get("session_ended"):
+                raise LoggedOut() from None
+            raise
 
 
 async def _finish_response(response: WerkzeugResponse) -> WerkzeugResponse:

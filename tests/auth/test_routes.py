@@ -5,7 +5,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 
 from taskly.auth.model import hasher
-from tests.helpers import PASSWORD, log_in, post_form, sign_up
+from tests.helpers import PASSWORD, log_in, page_token, post_form, sign_up
 
 SIGNUP = {
     "first_name": "Ada",
@@ -197,3 +197,33 @@ async def test_outdated_password_hash_is_upgraded_on_login(client, app, db):
     assert upgraded != weak
     assert not hasher.check_needs_rehash(upgraded)
     assert hasher.verify(upgraded, PASSWORD)
+
+
+async def test_an_action_after_the_session_ended_elsewhere_says_logged_out(client, app, db):
+    """The password changed on another device ends this session: the next action says "You
+    were logged out" with a way to log in (a new tab, so the page keeps what was typed), not
+    "This form has expired", and changes nothing."""
+    await sign_up(client)
+    laptop, tablet = app.test_client(), app.test_client()
+    for device in (laptop, tablet):
+        await log_in(device, "ada@example.com")
+    token = await page_token(laptop, "/")
+    tablet_token = await page_token(tablet, "/")
+    await post_form(
+        client,
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": "another passphrase"},
+    )
+    htmx = await laptop.post(
+        "/tasks",
+        form={"title": "Typed before"},
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
+    toast = await htmx.get_data(as_text=True)
+    assert htmx.status_code == 401
+    assert "You were logged out" in toast and "expired" not in toast
+    assert 'href="/login" target="_blank"' in toast
+    plain = await tablet.post("/tasks", form={"title": "Typed before", "csrf_token": tablet_token})
+    page = await plain.get_data(as_text=True)
+    assert plain.status_code == 401 and 'href="/login"' in page
+    assert await db.fetchval("SELECT count(*) FROM tasks") == 0
