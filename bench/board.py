@@ -75,7 +75,8 @@ def start_server(dsn: str, port: int, workers: int, log: Path) -> subprocess.Pop
 
 
 def sign_up(base: str) -> tuple[str, str]:
-    """A new account through the real signup form; returns (cookie header, CSRF token)."""
+    """A new account through the real signup form, then the login form (sign-up answers
+    "check your inbox"; an unverified account may use the board); returns (cookie, token)."""
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     html = opener.open(f"{base}/signup").read().decode()
@@ -89,6 +90,13 @@ def sign_up(base: str) -> tuple[str, str]:
         "time_zone": "Europe/Berlin",
     }
     opener.open(f"{base}/signup", urllib.parse.urlencode(form).encode())
+    html = opener.open(f"{base}/login").read().decode()
+    login = {
+        "csrf_token": re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)[1],  # type: ignore[index]
+        "email": form["email"],
+        "password": PASSWORD,
+    }
+    opener.open(f"{base}/login", urllib.parse.urlencode(login).encode())
     html = opener.open(f"{base}/").read().decode()
     token = re.search(r'"X-CSRF-Token": "([0-9a-f]+)"', html)[1]  # type: ignore[index]
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)

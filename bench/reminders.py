@@ -59,8 +59,9 @@ print(Sink.count, len(Sink.ids), flush=True)
 
 async def seed(conn: asyncpg.Connection, due: int) -> None:
     user_id = await conn.fetchval(
-        "INSERT INTO users (email, first_name, last_name, password_hash, time_zone)"
-        " VALUES ('bench@example.com', 'Bench', 'Mark', 'x', 'Europe/Berlin') RETURNING id"
+        "INSERT INTO users (email, email_key, first_name, last_name, password_hash, time_zone,"
+        " email_verified_at) VALUES ('bench@example.com', 'bench@example.com', 'Bench', 'Mark',"
+        " 'x', 'Europe/Berlin', now()) RETURNING id"
     )
     await conn.execute(
         "INSERT INTO tasks (user_id, title, notes, due_at, position)"
@@ -103,6 +104,7 @@ async def main() -> None:
         smtp_url=smtp_url,
         reminder_batch=args.batch,
         base_url="https://tasks.example",
+        mail_daily_limit=0,  # one account receives them all: measure the engine, not the cap
     )
     pool = await create_pool(settings, dsn)
     engine = ReminderEngine(settings, pool, SmtpConfig.from_url(smtp_url))
