@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import asyncpg
-from quart import Blueprint, flash, g, redirect, request, url_for
+from quart import Blueprint, flash, g, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 
 from taskly.account.tokens import VERIFY_EMAIL, issue_token, peek_token, use_token
@@ -91,6 +91,7 @@ async def confirm(token: str) -> ResponseReturnValue:
 
                 await start_session(state.user_id)
             await flash(f"Address confirmed. Welcome to Taskly, {first_name}!", "success")
+            session["focus_new_task"] = True  # a new user's first move: their first task
             return redirect(url_for("tasks.dashboard"))
     return await render(
         "pages/verify.html",

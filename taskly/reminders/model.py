@@ -23,6 +23,7 @@ ZONES = frozenset(available_timezones()) - {"localtime", "Factory"}
 LEAD_CHOICES = {15: "15 minutes", 60: "1 hour", 180: "3 hours", 1440: "1 day", 10080: "1 week"}
 REPEAT_CHOICES = {"daily": "Every day", "weekdays": "Every weekday", "weekly": "Every week"}
 ACTIONS = ("done", "snooze_hour", "snooze_tomorrow", "unsubscribe")
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 LATE_AFTER = timedelta(minutes=5)  # an occurrence sent later than this is marked late
 TOMORROW_AT = time(9, 0)
 
@@ -154,3 +155,25 @@ async def reschedule_repeats(conn: asyncpg.Connection, user_id: int, zone: str) 
     async for row in queries.select_user_repeat_reminders(conn, user_id=user_id):
         following = next_occurrence(Rule.from_row(row), now, zone, row["due_at"])
         await queries.update_next_fire(conn, id=row["id"], next_fire_at=following)
+
+
+def describe_rule(rule: Rule, zone: str) -> str:
+    """A rule in words on the user's clock: "every weekday at 08:30", "1 hour before it is due",
+    "on Fri 28 Nov 2026 at 09:00"."""
+    if rule.kind == "at" and rule.fire_at is not None:
+        return "on " + rule.fire_at.astimezone(ZoneInfo(zone)).strftime("%a %-d %b %Y at %H:%M")
+    if rule.kind == "before_due" and rule.lead_minutes is not None:
+        lead = LEAD_CHOICES.get(rule.lead_minutes, f"{rule.lead_minutes} minutes")
+        return f"{lead} before it is due"
+    at = rule.repeat_time.strftime("%H:%M") if rule.repeat_time else "09:00"
+    if rule.repeat == "weekly":
+        return f"every {WEEKDAY_NAMES[rule.repeat_day or 0]} at {at}"
+    return f"every {'weekday' if rule.repeat == 'weekdays' else 'day'} at {at}"
+
+
+def describe_schedule(rules: list[Rule], zone: str, following: datetime | None) -> str:
+    """Every rule, then when the first reminder comes: what the toast and the mail say."""
+    words = "; ".join(describe_rule(rule, zone) for rule in rules)
+    if following is None:
+        return words
+    return f"{words}. Next: {following.astimezone(ZoneInfo(zone)).strftime('%a %-d %b at %H:%M')}"

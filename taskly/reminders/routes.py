@@ -18,8 +18,10 @@ from taskly.reminders.model import (
     LEAD_CHOICES,
     REPEAT_CHOICES,
     TOMORROW_AT,
+    WEEKDAY_NAMES,
     LinkError,
     Rule,
+    describe_schedule,
     local_wall,
     next_occurrence,
     read_action,
@@ -30,7 +32,6 @@ from taskly.tasks.routes import card_fragment, owned_task
 from taskly.web import csrf_exempt, is_htmx, login_required, render, settings
 
 blueprint = Blueprint("reminders", __name__)
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 async def queue_confirmation(
@@ -110,7 +111,7 @@ def _context(task: Any, **extra: Any) -> dict[str, Any]:
         "now": datetime.now(UTC),
         "lead_choices": LEAD_CHOICES,
         "repeat_choices": REPEAT_CHOICES,
-        "weekdays": WEEKDAYS,
+        "weekdays": WEEKDAY_NAMES,
         "status_labels": STATUS_LABELS,
         **extra,
     }
@@ -164,7 +165,11 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
             r async for r in queries.select_task_reminders(conn, task_id=task_id, user_id=g.user.id)
         ]
         await queries.delete_task_reminders(conn, task_id=task_id, user_id=g.user.id)
+        upcoming = []
         for rule in rules:
+            following = next_occurrence(rule, now, g.user.time_zone, task.due_at)
+            if following is not None:
+                upcoming.append(following)
             await queries.insert_reminder(
                 conn,
                 user_id=g.user.id,
@@ -175,8 +180,9 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
                 repeat=rule.repeat,
                 repeat_time=rule.repeat_time,
                 repeat_day=rule.repeat_day,
-                next_fire_at=next_occurrence(rule, now, g.user.time_zone, task.due_at),
+                next_fire_at=following,
             )
+        schedule = describe_schedule(rules, g.user.time_zone, min(upcoming, default=None))
         if not had:
             await queue_confirmation(
                 conn,
@@ -185,9 +191,10 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
                 "subscribed",
                 subject=f"Reminders on: {task.title[:120]}",
                 title=task.title,
+                schedule=schedule,
                 url=f"{settings().base_url}/tasks/{task_id}",
             )
-    return await _card_response(task_id, f"Reminders set for “{task.title[:60]}”.")
+    return await _card_response(task_id, f"Reminders for “{task.title[:60]}”: {schedule}.")
 
 
 @blueprint.route("/tasks/<id:task_id>/reminders/delete", methods=["POST"])

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from uuid import uuid4
 
-from quart import Blueprint, abort, flash, g, redirect, request, url_for
+from quart import Blueprint, abort, flash, g, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 
 from taskly.db import connection, transaction
@@ -107,7 +107,12 @@ async def _dashboard(new_task: TaskInput | None = None, status: int = 200) -> Re
         board = await select_board(conn, g.user.id, g.user.time_zone, search, filter)
         stats = await select_stats(conn, g.user.id, g.user.time_zone)
     context = _context(
-        board=board, stats=stats, search=search, filter=filter, new_task=new_task or TaskInput()
+        board=board,
+        stats=stats,
+        search=search,
+        filter=filter,
+        new_task=new_task or TaskInput(),
+        focus_new_task=session.pop("focus_new_task", False),
     )
     if is_htmx() and request.headers.get("HX-Target") == "board":
         return await render("pages/dashboard.html", partial="partials/_board.html", **context)

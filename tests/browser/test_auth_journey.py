@@ -66,7 +66,7 @@ def sign_up(page: Page, email: str) -> None:
 def test_signup_logout_back_login_change_password(page: Page, live_server: str):
     email = unique_email()
     sign_up(page, email)
-    expect(page.get_by_label("New task")).to_be_visible()
+    expect(page.get_by_label("New task")).to_be_focused()  # the first thing a new user does
     expect(page.get_by_text("Welcome to Taskly, Grace!")).to_be_visible()
     screenshot(page, "dashboard-after-signup")
 

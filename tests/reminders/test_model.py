@@ -83,3 +83,21 @@ def test_a_year_of_daily_reminders_is_always_at_nine_local(zone):
     for instant in series(rule, utc("2026-01-01T00:00:00"), zone, 366):
         local = instant.astimezone(ZoneInfo(zone))
         assert (local.hour, local.minute) == (9, 0)
+
+
+def test_schedules_are_described_on_the_users_clock():
+    from datetime import UTC, datetime, time
+
+    from taskly.reminders.model import Rule, describe_schedule
+
+    rules = [
+        Rule("repeat", repeat="weekdays", repeat_time=time(8, 30)),
+        Rule("repeat", repeat="weekly", repeat_time=time(18, 0), repeat_day=4),
+        Rule("before_due", lead_minutes=60),
+        Rule("at", fire_at=datetime(2026, 11, 28, 8, 0, tzinfo=UTC)),
+    ]
+    following = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+    assert describe_schedule(rules, "Europe/Berlin", following) == (
+        "every weekday at 08:30; every Friday at 18:00; 1 hour before it is due;"
+        " on Sat 28 Nov 2026 at 09:00. Next: Tue 24 Nov at 08:30"
+    )

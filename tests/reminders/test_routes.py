@@ -335,3 +335,18 @@ async def test_dev_mail_shows_the_html_part_sandboxed_and_refreshes(make_app, db
     newest = re.search(r'hx-get="/dev/mail\?after=(\d+)"', html)[1]
     same = await client.get(f"/dev/mail?after={newest}", headers={"HX-Request": "true"})
     assert same.status_code == 204  # nothing new: nothing redrawn
+
+
+async def test_saving_reminders_says_when_they_will_fire(app, user, db, sink):
+    from tests.reminders.conftest import engine_for, utc_clock
+
+    task_id = await new_task(user, db, "Stretch")
+    response = await post(
+        user, f"/tasks/{task_id}/reminders", {"repeat": "weekdays", "repeat_time": "07:45"}
+    )
+    html = await response.get_data(as_text=True)
+    assert "Reminders for “Stretch”: every weekday at 07:45. Next: " in html
+    await db.execute("UPDATE outbox SET retry_at = now()")  # past the quiet minute
+    await engine_for(app, sink, utc_clock).tick()
+    [mail] = sink.to("Reminders on: Stretch")
+    assert "When: every weekday at 07:45. Next: " in mail.get_body(("plain",)).get_content()
