@@ -1,7 +1,7 @@
 -- name: insert-account-token(token_hash, user_id, purpose, email, ttl_seconds)!
 INSERT INTO account_tokens (token_hash, user_id, purpose, email, created_at, expires_at)
-VALUES (:token_hash, :user_id, :purpose, :email, clock_timestamp(),
-        clock_timestamp() + make_interval(secs => :ttl_seconds));
+SELECT :token_hash, :user_id, :purpose, :email, t, t + make_interval(secs => :ttl_seconds)
+  FROM clock_timestamp() AS t;
 
 -- name: use-account-token(token_hash, purpose)^
 -- Spend a token: its own purpose only, once, before it expires, and only if the password has
@@ -36,9 +36,8 @@ WITH target AS (
        AND (o.claimed_until IS NULL OR o.claimed_until < now())
 ), issued AS (
     INSERT INTO account_tokens (token_hash, user_id, purpose, email, created_at, expires_at)
-    SELECT :token_hash, id, 'reset_password', email, clock_timestamp(),
-           clock_timestamp() + make_interval(secs => :ttl_seconds)
-      FROM target
+    SELECT :token_hash, id, 'reset_password', email, t, t + make_interval(secs => :ttl_seconds)
+      FROM target, clock_timestamp() AS t
 )
 INSERT INTO outbox (user_id, template, context, message_id, coalesce_key)
 SELECT id, 'reset_password', :context, :message_id, 'reset_password' FROM target;
@@ -54,8 +53,9 @@ UPDATE users SET email_verified_at = coalesce(email_verified_at, now())
 -- name: insert-change-email-token(token_hash, user_id, email, new_email, ttl_seconds)!
 INSERT INTO account_tokens (token_hash, user_id, purpose, email, new_email, created_at,
                             expires_at)
-VALUES (:token_hash, :user_id, 'change_email', :email, :new_email, clock_timestamp(),
-        clock_timestamp() + make_interval(secs => :ttl_seconds));
+SELECT :token_hash, :user_id, 'change_email', :email, :new_email, t,
+       t + make_interval(secs => :ttl_seconds)
+  FROM clock_timestamp() AS t;
 
 -- name: select-change-email-token(token_hash)^
 SELECT t.user_id, t.email, t.new_email, u.first_name
