@@ -15,6 +15,7 @@ import asyncio
 import re
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -46,13 +47,28 @@ def multipart(token: str, content: bytes) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """The import's answer is a redirect to the board; the board's cost is not the import's."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
 def request(base: str, path: str, cookie: str, data: bytes | None = None, kind: str = "") -> bytes:
     headers = {"Cookie": cookie}
     if kind:
         headers["Content-Type"] = kind
     req = urllib.request.Request(base + path, data=data, headers=headers)  # noqa: S310
-    with urllib.request.urlopen(req, timeout=300) as response:  # noqa: S310 - loopback
-        return bytes(response.read())
+    try:
+        with OPENER.open(req, timeout=300) as response:
+            return bytes(response.read())
+    except urllib.error.HTTPError as answer:  # the 302 itself
+        if answer.code != 302:
+            raise
+        return b""
 
 
 def download(base: str, cookie: str, pid: int, before: int) -> tuple[int, int]:
