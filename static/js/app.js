@@ -38,6 +38,16 @@
   }
   var MAX_TOASTS = 3;
   function scan() {
+    // One Undo toast at a time: a newer undoable action replaces it (u still undoes the latest).
+    var undos = document.querySelectorAll("#toasts .toast[data-undo]");
+    for (var u = 0; u < undos.length - 1; u++) { undos[u].remove(); }
+    // The same message twice (e.g. "Could not reach Taskly" on every retry) shows once.
+    var seen = {};
+    var all = Array.prototype.slice.call(document.querySelectorAll("#toasts .toast")).reverse();
+    all.forEach(function (toast) {
+      var text = toast.querySelector("p") ? toast.querySelector("p").textContent : "";
+      if (seen[text]) { toast.remove(); } else { seen[text] = true; }
+    });
     var toasts = document.querySelectorAll("#toasts .toast");
     for (var i = 0; i < toasts.length - MAX_TOASTS; i++) { toasts[i].remove(); } // oldest first
     document.querySelectorAll("#toasts .toast").forEach(schedule);
@@ -55,8 +65,14 @@
     var text = document.createElement("p");
     text.textContent = "Could not reach Taskly. Check your connection and try again.";
     toast.appendChild(text);
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast__close";
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    toast.appendChild(close);
     region.appendChild(toast);
-    schedule(toast);
+    scan();
   });
 })();
 

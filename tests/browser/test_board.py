@@ -29,9 +29,7 @@ def focused_title(page: Page) -> str:
 
 def test_keyboard_journey(page: Page):
     sign_up(page, unique_email())
-    # n focuses "New task"; Enter creates; the input clears and keeps focus.
-    page.keyboard.press("Escape")
-    page.keyboard.press("n")
+    # A new user lands in "New task"; Enter creates; the input clears and keeps focus.
     expect(page.get_by_label("New task")).to_be_focused()
     for title in ("Buy milk", "Write report !high", "Call Ada due:tomorrow@9"):
         page.keyboard.type(title)
@@ -43,6 +41,12 @@ def test_keyboard_journey(page: Page):
     expect(card(page, "Write report")).to_contain_text("High")
     expect(card(page, "Call Ada")).to_contain_text("Due Tomorrow 09:00")
     screenshot(page, "board-three-tasks")
+
+    # Esc leaves the field for the first card; n goes back to "New task".
+    page.keyboard.press("Escape")
+    expect(card(page, "Call Ada")).to_be_focused()
+    page.keyboard.press("n")
+    expect(page.get_by_label("New task")).to_be_focused()
 
     # j/k move between cards (newest first).
     page.keyboard.press("Escape")
