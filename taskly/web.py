@@ -205,7 +205,7 @@ async def _finish_response(response: WerkzeugResponse) -> WerkzeugResponse:
 
 
 def init_app(app: Quart) -> None:
-    from taskly import errors
+    from taskly import compression, errors
     from taskly.guard import TasklyRequest, guard_request
 
     app.request_class = TasklyRequest
@@ -215,6 +215,7 @@ def init_app(app: Quart) -> None:
     app.before_request(_load_user)
     app.before_request(_check_csrf)
     app.after_request(_finish_response)
+    compression.init_app(app)  # after_request runs last-registered first: compress, then log
     errors.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.extensions[SYNC_JINJA] = app.jinja_env.overlay(enable_async=False)
