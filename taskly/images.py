@@ -9,6 +9,7 @@ metadata at all. An animated WebP gives its first frame.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import struct
@@ -18,7 +19,11 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 MAX_BYTES = 2 * 1024 * 1024
-MAX_PIXELS = 24_000_000  # 6000 × 4000: any phone photo; a 20000 × 20000 "bomb" is refused
+# 16 MP (4000 × 4000, a phone's default photo): decoding one costs up to ~64 MB as RGBA, and
+# one picture is decoded at a time per process (see avatar_from_upload), so a burst of uploads
+# cannot take a small machine's memory. A 978-byte WebP may declare 16 MP: the limit is on
+# pixels, not bytes.
+MAX_PIXELS = 16_000_000
 MAX_SIDE = 12_000
 LARGE, SMALL = 256, 64
 Image.MAX_IMAGE_PIXELS = 2 * MAX_PIXELS  # Pillow's own guard (ours, with the size, comes first)
@@ -74,6 +79,9 @@ def make_avatar(data: bytes) -> Avatar:
                     opened.draft("RGB", (LARGE * 2, LARGE * 2))  # decode at a reduced scale
                 opened.seek(0)  # an animated WebP: its first frame
                 opened.load()
+                # Down to a working size at once, in place: every later step (orientation,
+                # mode, crop) copies the picture, and a full-size copy is what costs memory.
+                opened.thumbnail((LARGE * 4, LARGE * 4), Image.Resampling.BILINEAR)
                 picture = _upright(opened)
     except ImageError:
         raise
@@ -88,6 +96,15 @@ def make_avatar(data: bytes) -> Avatar:
     large = _webp(square)
     small = _webp(square.resize((SMALL, SMALL), Image.Resampling.LANCZOS))
     return Avatar(large, small, hashlib.sha256(large).hexdigest()[:32])
+
+
+_DECODING = asyncio.Semaphore(1)
+
+
+async def avatar_from_upload(data: bytes) -> Avatar:
+    """make_avatar in a thread, one at a time per process: decoding is where the memory goes."""
+    async with _DECODING:
+        return await asyncio.to_thread(make_avatar, data)
 
 
 def _upright(picture: Image.Image) -> Image.Image:

@@ -22,8 +22,8 @@ import asyncpg
 from taskly.db import queries
 from taskly.web import settings
 
-# Account mail: sent to unverified addresses and past the daily ceiling (their routes are
-# rate limited instead).
+# Account mail: sent to unverified addresses and never counted against (or held by) the
+# reminders' daily ceiling, so nobody can use it up for someone else.
 ESSENTIAL = frozenset(
     {
         "verify_email",
@@ -35,6 +35,11 @@ ESSENTIAL = frozenset(
         "goodbye",
     }
 )
+# Account mail a stranger can cause for someone else's address: at most this many a day per
+# account (past it, dropped: a reset link a day late helps nobody). Security notices are not
+# limited: they must arrive.
+UNSOLICITED = frozenset({"reset_password", "signup_attempt", "email_taken", "verify_email"})
+UNSOLICITED_DAILY = 10
 
 
 def mail_domain() -> str:

@@ -36,3 +36,7 @@ ALTER TABLE outbox ALTER COLUMN user_id DROP NOT NULL;
 ALTER TABLE outbox ADD COLUMN first_name text;
 ALTER TABLE outbox ADD CONSTRAINT outbox_addressed
     CHECK (user_id IS NOT NULL OR (recipient IS NOT NULL AND first_name IS NOT NULL));
+
+-- Account mail anyone can cause (a reset asked for, a sign-up tried with a taken address) has a
+-- small ceiling of its own, apart from the reminders' one it must not use up.
+ALTER TABLE mail_budget ADD COLUMN account_used integer NOT NULL DEFAULT 0;

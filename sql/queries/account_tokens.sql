@@ -4,20 +4,22 @@ SELECT :token_hash, :user_id, :purpose, :email, t, t + make_interval(secs => :tt
   FROM clock_timestamp() AS t;
 
 -- name: use-account-token(token_hash, purpose)^
--- Spend a token: its own purpose only, once, before it expires, and only if the password has
--- not changed since it was issued. One statement, so two clicks cannot both spend it.
+-- Spend a token: its own purpose only, once, before it expires, and only while the password
+-- has not changed since it was issued and the account still has the address the link was
+-- mailed to (a reset link sent to an old inbox must die with the address). One statement, so
+-- two clicks cannot both spend it.
 UPDATE account_tokens t
    SET used_at = now()
   FROM users u
  WHERE t.token_hash = :token_hash AND t.purpose = :purpose
    AND t.used_at IS NULL AND t.expires_at > now()
-   AND u.id = t.user_id AND t.created_at >= u.password_changed_at
+   AND u.id = t.user_id AND t.created_at >= u.password_changed_at AND t.email = u.email
 RETURNING t.user_id, t.email;
 
 -- name: peek-account-token(token_hash, purpose)^
 -- What a link would do, without spending it (the page a GET shows).
 SELECT t.user_id, t.email, t.used_at IS NOT NULL AS used, t.expires_at <= now() AS expired,
-       t.created_at < u.password_changed_at AS superseded
+       (t.created_at < u.password_changed_at OR t.email <> u.email) AS superseded
   FROM account_tokens t JOIN users u ON u.id = t.user_id
  WHERE t.token_hash = :token_hash AND t.purpose = :purpose;
 

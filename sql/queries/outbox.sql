@@ -31,7 +31,8 @@ WITH due AS (
 SELECT c.id, c.user_id, c.template, c.context, c.message_id, c.attempts,
        coalesce(c.recipient, u.email) AS email, coalesce(c.first_name, u.first_name) AS first_name,
        coalesce(u.time_zone, 'UTC') AS time_zone,
-       (u.id IS NULL OR u.email_verified_at IS NOT NULL) AS verified
+       (u.id IS NULL OR u.email_verified_at IS NOT NULL) AS verified,
+       (c.recipient IS NULL OR c.user_id IS NULL) AS to_account
   FROM claimed c LEFT JOIN users u ON u.id = c.user_id;
 
 -- name: finish-outbox(id, worker)!
@@ -57,9 +58,13 @@ UPDATE outbox
  WHERE id = :id AND claimed_by = :worker;
 
 -- name: fail-outbox(id, worker, error)!
+-- Given up: mail that outlived its account (a bounced goodbye) keeps no row at all.
+WITH gone AS (
+    DELETE FROM outbox WHERE id = :id AND claimed_by = :worker AND user_id IS NULL
+)
 UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = :error,
        context = '{}', claimed_by = NULL, claimed_until = NULL
- WHERE id = :id AND claimed_by = :worker;
+ WHERE id = :id AND claimed_by = :worker AND user_id IS NOT NULL;
 
 -- name: release-outbox-claims(worker)!
 UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = :worker;
@@ -77,6 +82,15 @@ SELECT :user_id, (:now::timestamptz AT TIME ZONE u.time_zone)::date, 1
 ON CONFLICT (user_id, day) DO UPDATE SET used = b.used + 1
  WHERE :daily_limit <= 0 OR b.used < :daily_limit
 RETURNING used;
+
+-- name: reserve-account-mail(user_id, daily_limit, now)$
+-- Like reserve-mail, for account mail a stranger can cause; NULL past its own ceiling.
+INSERT INTO mail_budget AS b (user_id, day, account_used)
+SELECT :user_id, (:now::timestamptz AT TIME ZONE u.time_zone)::date, 1
+  FROM users u WHERE u.id = :user_id
+ON CONFLICT (user_id, day) DO UPDATE SET account_used = b.account_used + 1
+ WHERE b.account_used < :daily_limit
+RETURNING account_used;
 
 -- name: refund-mail(user_id, now)!
 -- A temporary failure sent nothing: give the slot back.

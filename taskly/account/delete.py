@@ -40,7 +40,7 @@ async def confirm() -> ResponseReturnValue:
                     user_id=None,
                     template="goodbye",
                     recipient=gone["email"],
-                    first_name=gone["first_name"],
+                    first_name=gone["first_name"] if user.email_verified else "",
                     subject="Your Taskly account is deleted",
                     signup_url=f"{settings().base_url}{url_for('auth.signup')}",
                 )

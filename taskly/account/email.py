@@ -32,7 +32,10 @@ async def change() -> ResponseReturnValue:
     if request.method == "POST":
         posted = await request.form
         new_email = posted.get("new_email", "").strip()
-        if problem := email_error(new_email):
+        if not g.user.email_verified:
+            # An unconfirmed account could otherwise mail any address it likes from Taskly.
+            errors["new_email"] = "Confirm your current address first (see the banner above)."
+        elif problem := email_error(new_email):
             errors["new_email"] = problem
         elif email_key(new_email) == email_key(g.user.email):
             errors["new_email"] = "That is already your address."

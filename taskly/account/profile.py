@@ -7,7 +7,8 @@ only to its owner, at a URL carrying its digest, cached for a year.
 
 from __future__ import annotations
 
-import asyncio
+import re
+from datetime import timedelta
 from typing import Any
 
 from quart import Blueprint, Response, abort, flash, g, redirect, request, url_for
@@ -16,11 +17,13 @@ from quart.typing import ResponseReturnValue
 from taskly.auth.routes import name_errors
 from taskly.db import connection, queries, transaction
 from taskly.guard import body_limit
-from taskly.images import MAX_BYTES, Avatar, ImageError, make_avatar
+from taskly.images import MAX_BYTES, Avatar, ImageError, avatar_from_upload
+from taskly.ratelimit import Limit, by_account, rate_limited
 from taskly.reminders.model import ZONES, reschedule_repeats
 from taskly.web import login_required, render
 
 blueprint = Blueprint("profile", __name__, url_prefix="/account")
+DIGEST = re.compile(r"[0-9a-f]{32}")
 SORTED_ZONES = sorted(ZONES)
 # A picture and a few fields: the body may be this large on the profile form (guard.py).
 UPLOAD_LIMIT = MAX_BYTES + 64 * 1024
@@ -37,7 +40,7 @@ async def _read_picture(errors: dict[str, str]) -> Avatar | None:
         return None
     data = upload.read(MAX_BYTES + 1)  # the file name and the client's type are not used
     try:
-        return await asyncio.to_thread(make_avatar, data)
+        return await avatar_from_upload(data)
     except ImageError as exc:
         errors["picture"] = str(exc)
         return None
@@ -46,6 +49,7 @@ async def _read_picture(errors: dict[str, str]) -> Avatar | None:
 @blueprint.route("/profile", methods=["GET", "POST"])
 @login_required
 @body_limit(UPLOAD_LIMIT)
+@rate_limited(Limit(30, timedelta(hours=1), by_account))
 async def edit() -> ResponseReturnValue:
     user = g.user
     form: dict[str, Any] = {
@@ -102,7 +106,7 @@ async def remove_picture() -> ResponseReturnValue:
 @blueprint.route("/avatar/<digest>-<int:size>.webp")
 @login_required
 async def avatar(digest: str, size: int) -> ResponseReturnValue:
-    if size not in (64, 256) or len(digest) != 32:
+    if size not in (64, 256) or not DIGEST.fullmatch(digest):
         abort(404)
     async with connection() as conn:
         data = await queries.select_avatar(conn, user_id=g.user.id, digest=digest, small=size == 64)

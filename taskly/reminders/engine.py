@@ -41,7 +41,7 @@ import asyncpg
 
 from taskly.db import queries
 from taskly.mail import Mail, Mailer, PermanentMailError, SmtpConfig, TemporaryMailError
-from taskly.outbox import ESSENTIAL
+from taskly.outbox import ESSENTIAL, UNSOLICITED, UNSOLICITED_DAILY
 from taskly.reminders.messages import outbox_message, reminder_message
 from taskly.reminders.model import LATE_AFTER, Rule, message_id, next_occurrence
 from taskly.settings import Settings
@@ -193,14 +193,18 @@ class ReminderEngine:
     async def _hold_until(
         self, conn: asyncpg.Connection, target: Any, essential: bool, now: datetime
     ) -> Any:
-        """None if mail may go to this account now (the slot is taken); else (until, why).
-        The account's day is on its own clock: the ceiling starts again at local midnight."""
-        if not essential and not target["verified"]:
+        """None if mail may go to this account now (a slot is taken); else (until, why).
+        The account's day is on its own clock: the ceiling starts again at local midnight.
+        Account mail never touches the reminders' ceiling (nobody can use it up for someone
+        else); reminders and confirmations wait for a verified address."""
+        if essential:
+            return None
+        if not target["verified"]:
             return now + UNVERIFIED_RECHECK, "held: address not verified"
         used = await queries.reserve_mail(
             conn, user_id=target["user_id"], daily_limit=self.settings.mail_daily_limit, now=now
         )
-        if used is None and not essential:
+        if used is None:
             until = await queries.next_local_midnight(conn, user_id=target["user_id"], now=now)
             return until, "held: daily mail limit reached"
         return None
@@ -337,6 +341,14 @@ class ReminderEngine:
                 error=f"cannot be sent: {type(exc).__name__}",
             )
             return 0
+        if row["template"] in UNSOLICITED and row["user_id"] is not None:
+            taken = await queries.reserve_account_mail(
+                conn, user_id=row["user_id"], daily_limit=UNSOLICITED_DAILY, now=now
+            )
+            if taken is None:
+                error = "dropped: too much account mail today"
+                await queries.fail_outbox(conn, id=row["id"], worker=self.worker, error=error)
+                return 0
         hold = await self._hold_until(conn, row, row["template"] in ESSENTIAL, now)
         if hold is not None:
             until, why = hold
@@ -347,7 +359,8 @@ class ReminderEngine:
         try:
             await self._send(mailer, message)
         except TemporaryMailError as exc:
-            await queries.refund_mail(conn, user_id=row["user_id"], now=now)
+            if row["template"] not in ESSENTIAL:
+                await queries.refund_mail(conn, user_id=row["user_id"], now=now)
             await queries.retry_outbox(
                 conn,
                 id=row["id"],

@@ -73,7 +73,10 @@ def reminder_message(
 
 
 def outbox_message(settings: Settings, row: Any) -> Mail:
-    context = {**json.loads(row["context"]), "first_name": row["first_name"]}
+    # The name an account chose greets only its own confirmed address: mail to an address
+    # nobody confirmed (a sign-up, a new address) must not carry text a stranger wrote.
+    name = row["first_name"] if row["verified"] and row["to_account"] else ""
+    context = {**json.loads(row["context"]), "first_name": name}
     if "requested_at" in context:  # when the request was made, on the recipient's clock
         requested = datetime.fromisoformat(context["requested_at"])
         context["requested_at"] = local_text(requested, row["time_zone"] or "UTC")
@@ -81,7 +84,7 @@ def outbox_message(settings: Settings, row: Any) -> Mail:
     return build_message(
         sender=settings.mail_from,
         to=row["email"],
-        to_name=row["first_name"],
+        to_name=name,
         subject=context["subject"],
         text=mail_templates.get_template(f"email/{template}.txt").render(context),
         html=mail_templates.get_template(f"email/{template}.html").render(context),

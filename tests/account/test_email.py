@@ -22,7 +22,7 @@ async def test_the_address_changes_only_when_the_new_one_follows_the_link(client
     assert await db.fetchval("SELECT email FROM users") == "ada@example.com"  # not yet
     await engine_for(app, sink, utc_clock).tick()
     [mail] = sink.messages
-    assert mail["To"].endswith("<Ada@New.example>")
+    assert mail["To"] == "Ada@New.example"  # no name: the new address is not confirmed yet
     text = mail.get_body(preferencelist=("plain",)).get_content()
     path = urlsplit(re.search(r"http://\S+/account/email/confirm/\S+", text)[0]).path
     stranger = app.test_client()  # the link works on any device
@@ -36,7 +36,7 @@ async def test_the_address_changes_only_when_the_new_one_follows_the_link(client
     assert user["email_verified_at"] is not None
     await engine_for(app, sink, utc_clock).tick()
     notice = sink.messages[-1]
-    assert notice["To"].endswith("<ada@example.com>")
+    assert notice["To"] == "ada@example.com"
     assert notice["Subject"] == "Your Taskly address was changed"
     body = notice.get_body(preferencelist=("plain",)).get_content()
     assert "Ada@New.example" in body and "/m/" not in body and "confirm" not in body
@@ -89,3 +89,43 @@ async def test_change_email_needs_a_session_and_a_csrf_token(client, app):
     )
     assert forged.status_code == 403
     assert token
+
+
+async def test_links_mailed_to_the_old_address_die_with_it(client, app, db):
+    """A reset link sent to the old inbox must not work once the account has moved: whoever
+    holds the old inbox could otherwise take the account."""
+    from tests.helpers import mailed_link
+
+    await sign_up(client, email="old@example.com")
+    await post_form(app.test_client(), "/password/forgot", {"email": "old@example.com"})
+    reset_path = urlsplit(await mailed_link(client, "old@example.com", "reset_password")).path
+    await ask(client, "new@example.com")
+    context = await db.fetchval(
+        "SELECT context FROM outbox WHERE template = 'change_email' ORDER BY id DESC LIMIT 1"
+    )
+    confirm_path = urlsplit(__import__("json").loads(context)["link"]).path
+    assert (await post_form(client, confirm_path, {})).status_code == 302
+    stale = await post_form(
+        app.test_client(), reset_path, {"new_password": "attacker password!"}, token_from="/login"
+    )
+    assert stale.status_code == 410
+    assert (await log_in(app.test_client(), "new@example.com")).status_code == 302
+
+
+async def test_an_unconfirmed_account_cannot_mail_an_address_of_its_choosing(client, db):
+    """An account that never confirmed its address could send a stranger Taskly mail greeting
+    them with any text it put in its first name."""
+    await sign_up(client, first_name="WIN A PRIZE at evil.example", verify=False)
+    await db.execute("DELETE FROM outbox")
+    response = await ask(client, "stranger@example.org")
+    assert response.status_code == 422
+    assert "Confirm your current address first" in await response.get_data(as_text=True)
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_mail_to_an_unconfirmed_address_does_not_carry_the_chosen_name(app, client, sink):
+    await sign_up(client, first_name="WIN A PRIZE at evil.example", verify=False)
+    await engine_for(app, sink, utc_clock).tick()
+    [mail] = sink.messages
+    assert "PRIZE" not in mail.as_string()
+    assert mail.get_body(("plain",)).get_content().startswith("Hello,")

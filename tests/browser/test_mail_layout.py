@@ -77,6 +77,8 @@ def outbox(template: str) -> tuple[str, str]:
         "email": "ada@example.com",
         "message_id": "<m@x>",
         "time_zone": "Europe/Berlin",
+        "verified": True,
+        "to_account": True,
     }
     return parts(outbox_message(SETTINGS, row))
 

@@ -103,3 +103,30 @@ async def test_a_temporary_failure_gives_its_slot_back(make_app, db, sink):
     sink.start()
     engine.clock.now = fire + timedelta(minutes=1)  # type: ignore[attr-defined]
     assert await engine.tick() == 1
+
+
+async def test_account_mail_a_stranger_causes_neither_uses_the_ceiling_nor_floods(
+    make_app, db, sink
+):
+    """Forgot-password mails anyone can ask for once counted against the victim's daily
+    ceiling (three of them held the victim's reminders until midnight). Now they use a small
+    ceiling of their own, and past it they are dropped."""
+    from tests.helpers import post_form
+    from tests.reminders.conftest import utc_clock
+
+    app = await make_app(mail_daily_limit=3, rate_limits_enabled=False)
+    client = app.test_client()
+    await sign_up(client)
+    await db.execute("DELETE FROM outbox")
+    engine = engine_for(app, sink, utc_clock)
+    for _ in range(12):
+        await post_form(app.test_client(), "/password/forgot", {"email": "ada@example.com"})
+        await engine.tick()
+    resets = [m for m in sink.messages if m["Subject"] == "Reset your Taskly password"]
+    assert len(resets) == 10
+    budget = await db.fetchrow("SELECT used, account_used FROM mail_budget")
+    assert (budget["used"], budget["account_used"]) == (0, 10)
+    dropped = await db.fetchval(
+        "SELECT count(*) FROM outbox WHERE last_error = 'dropped: too much account mail today'"
+    )
+    assert dropped == 2
