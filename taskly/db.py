@@ -91,6 +91,9 @@ class FairShare:
                 "Too many requests at once from this account. Wait a moment and try again.",
                 retry_after=1,
             ) from None
+        except BaseException:  # the client went away while waiting: no slot was taken
+            self._forget(owner)
+            raise
 
     def give(self, owner: object) -> None:
         self._slots[owner].release()

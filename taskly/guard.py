@@ -29,7 +29,9 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from taskly.csrf import SAFE_METHODS, check_origin, is_exempt
 
-FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+FORM_TYPES = frozenset(
+    {"application/x-www-form-urlencoded", "application/x-url-encoded", "multipart/form-data"}
+)
 ANONYMOUS_MAX_BODY = 16 * 1024  # sign-up, login: a few short fields
 ANONYMOUS_MAX_FIELDS = 20
 HOST_FREE = frozenset({"core.healthz", "core.readyz"})  # the platform's checks use any Host

@@ -201,3 +201,41 @@ async def test_twenty_simultaneous_wrong_passwords_meet_a_limit_of_ten(client, a
         scope_base={"client": ("192.0.2.1", 1)},
     )
     assert right.status_code == 429
+
+
+async def test_nul_bytes_are_a_400_whatever_the_form_type_or_url(client):
+    await sign_up(client)
+    token = await page_token(client, "/")
+    response = await client.post(
+        "/tasks",
+        data=f"csrf_token={token}&title=bad%00title".encode(),
+        headers={"Content-Type": "application/x-url-encoded"},
+    )
+    assert response.status_code == 400
+    assert (await client.get("/account/avatar/" + "a" * 31 + "%00-64.webp")).status_code in (
+        400,
+        404,
+    )
+
+
+async def test_the_development_mailbox_shows_nothing_to_a_stranger_on_the_network(make_app):
+    """Before login the mailbox trusts the address typed in the forgot-password form: only a
+    browser on the same machine may see it (a dev server on 0.0.0.0 must not hand out reset
+    links)."""
+    app = await make_app(env="development")
+    owner = app.test_client()
+    await sign_up(owner, email="victim@example.com")
+    stranger = app.test_client()
+    far = {"client": ("198.51.100.9", 40000)}
+    token = await page_token(stranger, "/password/forgot")
+    await stranger.post(
+        "/password/forgot",
+        form={"csrf_token": token, "email": "victim@example.com"},
+        scope_base=far,
+    )
+    response = await stranger.get("/dev/mail", scope_base=far)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    near = app.test_client()
+    token = await page_token(near, "/password/forgot")
+    await near.post("/password/forgot", form={"csrf_token": token, "email": "x@example.com"})
+    assert (await near.get("/dev/mail")).status_code == 200  # on this machine, as before

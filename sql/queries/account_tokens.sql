@@ -41,8 +41,8 @@ WITH target AS (
     SELECT :token_hash, id, 'reset_password', email, t, t + make_interval(secs => :ttl_seconds)
       FROM target, clock_timestamp() AS t
 )
-INSERT INTO outbox (user_id, template, context, message_id, coalesce_key)
-SELECT id, 'reset_password', :context, :message_id, 'reset_password' FROM target;
+INSERT INTO outbox (user_id, template, context, message_id, coalesce_key, recipient)
+SELECT id, 'reset_password', :context, :message_id, 'reset_password', email FROM target;
 
 -- name: end-all-sessions(user_id)!
 DELETE FROM sessions WHERE user_id = :user_id;

@@ -19,6 +19,8 @@ SELECT task_id, kind, fire_at, lead_minutes, repeat, repeat_time, repeat_day, ne
  ORDER BY id;
 
 -- name: insert-pending-import(id, user_id, filename, content)!
+-- One pending import per account: a new upload replaces the one not confirmed.
+WITH replaced AS (DELETE FROM pending_imports WHERE user_id = :user_id)
 INSERT INTO pending_imports (id, user_id, filename, content)
 VALUES (:id, :user_id, :filename, :content);
 

@@ -32,7 +32,9 @@ PRIORITIES = {"": None, "high": 1, "1": 1, "medium": 2, "2": 2, "low": 3, "3": 3
 PRIORITY_NAMES = {1: "high", 2: "medium", 3: "low"}
 TODOIST_PRIORITIES = {"4": 1, "3": 2, "2": 3, "1": None, "": None}  # Todoist's p1 is "4"
 RISKY_START = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA = re.compile(r"^[=+\-@].*[(|!]|^=")
+# A spreadsheet formula: anything after "=", or +, - or @ then a function name called or piped
+# (`-cmd|' /C calc'!A0`, `@SUM(1+1)`); "-5 kg (about)" and "- call Mum (urgent)" are text.
+_FORMULA = re.compile(r"^\s*(?:=|[+\-@]\s*[A-Za-z_.]+\s*[(|])")
 
 
 class FileRefused(ValueError):
@@ -62,8 +64,8 @@ class Parsed:
 
 
 def neutral(value: str) -> str:
-    """A cell a spreadsheet shows as text, never runs."""
-    return "'" + value if value.startswith(RISKY_START) else value
+    """A cell a spreadsheet shows as text, never runs (leading spaces do not hide a formula)."""
+    return "'" + value if value.lstrip(" ").startswith(RISKY_START) else value
 
 
 def csv_lines(rows: Iterable[Iterable[str]]) -> str:
@@ -153,7 +155,7 @@ def _text(value: str, label: str, limit: int) -> str:
         raise ValueError(
             f"The {label} looks like a spreadsheet formula; start it with ' to keep it as text."
         )
-    if value.startswith("'") and value[1:].startswith(RISKY_START):
+    if value.startswith("'") and value[1:].lstrip(" ").startswith(RISKY_START):
         value = value[1:]  # neutralised by an export: the text it stood for
     if len(value) > limit:
         raise ValueError(f"The {label} has {len(value):,} characters; at most {limit:,}.")
@@ -200,25 +202,27 @@ def _row(record: dict[str, str], kind: str, zone: ZoneInfo, now: datetime) -> Ta
 
 
 def _when(value: str, zone: ZoneInfo, strict: bool) -> tuple[datetime | None, bool]:
-    """A date (all day, 23:59 local) or a date and time; on the user's clock unless the value
-    says its offset. strict: anything else is an error; else None."""
+    """A date (all day, 23:59 local) or a date and time, from 2000 to 2200 like the task form;
+    on the user's clock unless the value says its offset. strict: anything else is an error;
+    else None. (Year 9999 once imported, then broke the board in a zone east of UTC.)"""
     if not value:
         return None, False
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
+            if not 2000 <= day.year <= 2200:
+                raise ValueError("out of range")
             return datetime.combine(day, time(23, 59), tzinfo=zone).astimezone(UTC), True
         moment = datetime.fromisoformat(value.replace(" ", "T", 1))
-    except ValueError:
+        if not 2000 <= moment.year <= 2200:
+            raise ValueError("out of range")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.astimezone(UTC), False
+    except (ValueError, OverflowError):
         if strict:
             raise ValueError(
-                f"Due {value!r} is not a date like 2026-12-24 or 2026-12-24T09:00."
+                f"Due {value!r} is not a date from 2000 to 2200 like 2026-12-24 or"
+                " 2026-12-24T09:00."
             ) from None
         return None, False
-    if not 2000 <= moment.year <= 2200:
-        if strict:
-            raise ValueError(f"Due {value!r} is out of range.")
-        return None, False
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC), False

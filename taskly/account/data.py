@@ -9,7 +9,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,11 +28,13 @@ from taskly.account.csvfile import (
 )
 from taskly.db import connection, current_pool, queries
 from taskly.guard import body_limit
+from taskly.ratelimit import Limit, by_account, rate_limited
 from taskly.tasks.model import STATUS_LABELS
 from taskly.web import login_required, render
 
 blueprint = Blueprint("data", __name__, url_prefix="/account")
 PAGE = 1000
+ACQUIRE_TIMEOUT = 30.0  # a page waits for the pool like any request, a little longer
 PREVIEW_ROWS = 20
 SHOWN_ERRORS = 100
 
@@ -46,7 +48,7 @@ async def _task_pages(pool: asyncpg.Pool, user_id: int) -> AsyncIterator[list[di
     before the page is sent (a slow reader holds no pooled connection)."""
     after = 0
     while True:
-        async with pool.acquire() as conn:
+        async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
             tasks = [
                 dict(row)
                 async for row in queries.select_export_tasks(
@@ -125,6 +127,7 @@ async def _parse(content: bytes) -> Parsed:
 @blueprint.route("/import", methods=["POST"])
 @login_required
 @body_limit(MAX_BYTES + 64 * 1024)
+@rate_limited(Limit(30, timedelta(hours=1), by_account))
 async def upload() -> ResponseReturnValue:
     """Check every row and show what would be imported; write nothing but the pending file."""
     if g.get("body_too_large"):
@@ -134,6 +137,8 @@ async def upload() -> ResponseReturnValue:
     if upload is None or not upload.filename:
         return await render("pages/data.html", error="Choose a CSV file to import.", status=422)
     content = upload.read(MAX_BYTES + 1)
+    # Shown back and stored: printable text only (a NUL cannot go into PostgreSQL text).
+    filename = "".join(ch for ch in upload.filename if ch.isprintable())[:200] or "file.csv"
     try:
         parsed = await _parse(content)
     except FileRefused as exc:
@@ -145,7 +150,7 @@ async def upload() -> ResponseReturnValue:
                 conn,
                 id=import_id,
                 user_id=g.user.id,
-                filename=upload.filename[:200],
+                filename=filename,
                 content=content,
             )
     return await render(
@@ -154,7 +159,7 @@ async def upload() -> ResponseReturnValue:
         preview=parsed.rows[:PREVIEW_ROWS],
         errors=parsed.errors[:SHOWN_ERRORS],
         import_id=import_id,
-        filename=upload.filename,
+        filename=filename,
         status_labels=STATUS_LABELS,
     )
 

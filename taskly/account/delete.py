@@ -35,15 +35,16 @@ async def confirm() -> ResponseReturnValue:
                 gone = await queries.delete_account(
                     conn, user_id=user.id, email=user.email, email_digest=email_digest(user.email)
                 )
-                await queue_mail(
-                    conn,
-                    user_id=None,
-                    template="goodbye",
-                    recipient=gone["email"],
-                    first_name=gone["first_name"] if user.email_verified else "",
-                    subject="Your Taskly account is deleted",
-                    signup_url=f"{settings().base_url}{url_for('auth.signup')}",
-                )
+                if gone is not None:  # None: deleted meanwhile, by a second click
+                    await queue_mail(
+                        conn,
+                        user_id=None,
+                        template="goodbye",
+                        recipient=gone["email"],
+                        first_name=gone["first_name"] if user.email_verified else "",
+                        subject="Your Taskly account is deleted",
+                        signup_url=f"{settings().base_url}{url_for('auth.signup')}",
+                    )
         if error is None:
             logout_user()
             session.clear()

@@ -33,6 +33,7 @@ async def send_verification(conn: asyncpg.Connection, user: User) -> None:
         user_id=user.id,
         template="verify_email",
         coalesce_key="verify_email",
+        recipient=user.email,  # the address the link confirms, even if it changes meanwhile
         subject="Confirm your email address for Taskly",
         link=f"{settings().base_url}{url_for('verify.confirm', token=token)}",
         email=user.email,

@@ -5,6 +5,7 @@ address this browser just signed up with (so the verification link can be follow
 from __future__ import annotations
 
 import email
+import ipaddress
 from email import policy
 from typing import Any
 
@@ -43,11 +44,25 @@ MAIL_CSP = (
 
 def _viewer_address() -> str | None:
     """The logged-in user's address; before login, the address this browser just signed up
-    with or asked a reset link for."""
+    with or asked a reset link for, but only for a browser on this machine: the address is
+    whatever was typed, and a development server reachable from a network must not show a
+    stranger someone else's reset link."""
     if g.user is not None:
         return str(g.user.email)
+    if not _from_this_machine():
+        return None
     address = session.get("reset_email") or session.get("signup_email")
     return str(address) if address else None
+
+
+def _from_this_machine() -> bool:
+    address = request.remote_addr or "<local>"
+    if address == "<local>":  # no socket at all: called in-process (tests)
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 @blueprint.route("/dev/mail/<int:mail_id>/html")

@@ -225,3 +225,33 @@ async def test_a_pending_import_is_its_owners_only_and_imports_once(client, app,
     again = await client.post(f"/account/import/{import_id}", form={"csrf_token": token})
     assert again.status_code == 404
     assert await db.fetchval("SELECT count(*) FROM tasks") == 1
+
+
+async def test_far_dates_nuls_and_repeated_uploads_are_handled(client, db):
+    """Year 9999 once imported and then broke the board east of UTC; a NUL in the file name
+    was a 500; every upload left a 5 MB pending row behind."""
+    await sign_up(client, time_zone="America/New_York")
+    far = await upload(
+        client,
+        b"title,due,status,completed\nx,9999-12-31,todo,\ny,2026-01-01,done,0001-01-01T00:00\n",
+    )
+    html = await far.get_data(as_text=True)
+    assert far.status_code == 200
+    assert re.search(r"Line 2: Due [^ ]*9999-12-31[^ ]* is not a date from 2000 to 2200", html)
+    token = await page_token(client, "/account/data")
+    named = await client.post(
+        "/account/import",
+        form={"csrf_token": token},
+        files={"file": FileStorage(io.BytesIO(b"title\nok\n"), filename="a\x00b.csv")},
+    )
+    assert named.status_code == 200 and "ab.csv" in await named.get_data(as_text=True)
+    for _ in range(3):
+        await upload(client, b"title\nagain\n")
+    assert await db.fetchval("SELECT count(*) FROM pending_imports") == 1
+
+
+def test_formulas_are_caught_with_leading_spaces_and_plain_text_is_not():
+    from taskly.account.csvfile import csv_lines
+
+    line = csv_lines([[" =HYPERLINK(1)", "-5 kg (about)", "- call Mum (urgent)", "@home"]])
+    assert line == "' =HYPERLINK(1),'-5 kg (about),'- call Mum (urgent),'@home\r\n"

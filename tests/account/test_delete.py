@@ -93,3 +93,17 @@ async def test_deleting_removes_every_row_and_says_goodbye(client, app, db, sink
     assert await rows_naming(db, user_id, "ada@example.com") == {}
     # The address is free again.
     await sign_up(app.test_client(), email="ada@example.com")
+
+
+async def test_a_second_click_on_delete_is_a_goodbye_too(client, db):
+    import asyncio
+
+    await sign_up(client)
+    token = await page_token(client, "/account/delete")
+    form = {"csrf_token": token, "password": "correct horse battery staple"}
+    answers = await asyncio.gather(
+        client.post("/account/delete", form=form), client.post("/account/delete", form=form)
+    )
+    assert sorted(r.status_code for r in answers) in ([302, 302], [302, 401])
+    assert await db.fetchval("SELECT count(*) FROM users") == 0
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE template = 'goodbye'") == 1
