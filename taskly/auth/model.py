@@ -105,12 +105,12 @@ async def insert_user(
     email: str,
     first_name: str,
     last_name: str,
-    password: str,
+    password_hash: str,
     time_zone: str,
 ) -> User | None:
-    """Create the account; None if its canonical address is taken. The password is hashed
-    either way, so both outcomes cost the same."""
-    password_hash = await hash_password(password)
+    """Create the account; None if its canonical address is taken. The caller hashes the
+    password first, either way (so both outcomes cost the same) and before it takes a pooled
+    connection."""
     key = email_key(email)
     if key is None:
         return None
@@ -137,20 +137,29 @@ async def select_user(conn: asyncpg.Connection, user_id: int) -> User | None:
     return None if row is None else User.from_row(row)
 
 
-async def authenticate_user(conn: asyncpg.Connection, email: str, password: str) -> User | None:
-    """The user whose email and password these are, upgrading an outdated hash on the way.
-    Any spelling of an address reaches one account (or none): see taskly.auth.emails."""
+async def select_login(conn: asyncpg.Connection, email: str) -> Any:
+    """The account row a login form names, or None. Any spelling of an address reaches one
+    account (or none): see taskly.auth.emails."""
     key = email_key(email)
-    row = None if key is None else await queries.select_user_by_email_key(conn, email_key=key)
+    return None if key is None else await queries.select_user_by_email_key(conn, email_key=key)
+
+
+async def check_login(row: Any, password: str) -> User | None:
+    """The user if the password is right. An unknown address costs as much as a wrong
+    password. Run it holding no pooled connection: argon2 takes tens of milliseconds."""
     if row is None:
         await verify_password(_DUMMY_HASH, password)
         return None
     if not await verify_password(row["password_hash"], password):
         return None
+    return User.from_row(row)
+
+
+async def upgrade_password_hash(conn: asyncpg.Connection, row: Any, password: str) -> None:
+    """Replace a hash made with older parameters, after a successful login."""
     if hasher.check_needs_rehash(row["password_hash"]):
         new_hash = await hash_password(password)
         await queries.update_password_hash(conn, user_id=row["id"], password_hash=new_hash)
-    return User.from_row(row)
 
 
 async def check_user_password(conn: asyncpg.Connection, user_id: int, password: str) -> bool:

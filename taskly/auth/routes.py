@@ -17,14 +17,17 @@ from quart_auth import AuthUser, login_user, logout_user
 from taskly.account.verify import send_verification
 from taskly.auth.emails import EMAIL_MAX, email_error
 from taskly.auth.model import (
-    authenticate_user,
+    check_login,
     delete_session,
+    hash_password,
     insert_session,
     insert_user,
     password_error,
+    select_login,
     select_user_by_email,
+    upgrade_password_hash,
 )
-from taskly.db import connection, transaction
+from taskly.db import connection, release_connection, transaction
 from taskly.outbox import queue_mail
 from taskly.ratelimit import password_limits, rate_limited
 from taskly.reminders.model import ZONES
@@ -80,13 +83,14 @@ async def signup() -> ResponseReturnValue:
         errors = signup_errors(form)
         time_zone = form["time_zone"] if form["time_zone"] in ZONES else "UTC"
         if not errors:
+            password_hash = await hash_password(form["password"])  # no connection held
             async with transaction() as conn:
                 user = await insert_user(
                     conn,
                     email=form["email"],
                     first_name=form["first_name"],
                     last_name=form["last_name"],
-                    password=form["password"],
+                    password_hash=password_hash,
                     time_zone=time_zone,
                 )
                 if user is None:  # the address has an account: tell its owner, not the form
@@ -135,8 +139,12 @@ async def login() -> ResponseReturnValue:
         password = posted.get("password", "")
         next_url = posted.get("next") or next_url
         async with connection() as conn:
-            user = await authenticate_user(conn, email, password) if email and password else None
+            row = await select_login(conn, email) if email and password else None
+        await release_connection()  # argon2 below holds no pooled connection
+        user = await check_login(row, password) if email and password else None
         if user is not None:
+            async with connection() as conn:
+                await upgrade_password_hash(conn, row, password)
             await start_session(user.id)
             session.pop("signup_email", None)
             return redirect(safe_next(next_url))
