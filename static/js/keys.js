@@ -209,7 +209,7 @@
       var error = document.getElementById("new-task-error");
       if (error) { error.remove(); }
       input.removeAttribute("aria-invalid");
-      input.setAttribute("aria-describedby", "new-task-hint");
+      input.setAttribute("aria-describedby", "new-task-hint quick-add-preview");
       input.closest(".field").classList.remove("field--invalid");
     }
   });

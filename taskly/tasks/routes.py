@@ -125,6 +125,15 @@ async def dashboard() -> ResponseReturnValue:
     return await _dashboard()
 
 
+@blueprint.route("/tasks/preview")
+@login_required
+async def preview() -> ResponseReturnValue:
+    """What quick add understood so far ("Due Fri 28 Nov 09:00 · High"), shown under New task
+    while typing: the same parser the create uses, so the preview never disagrees with it."""
+    data = parse_quick_add(request.args.get("title", "")[:400], g.user.time_zone)
+    return await render_template("partials/_quick_add_preview.html", data=data, **_context())
+
+
 @blueprint.route("/tasks", methods=["POST"])
 @login_required
 async def create() -> ResponseReturnValue:

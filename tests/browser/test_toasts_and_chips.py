@@ -63,3 +63,14 @@ def test_the_same_error_does_not_stack(browser: Browser, live_server: str):
     expect(page.locator("#toasts .toast--error")).to_have_count(1)
     expect(page.locator("#toasts .toast--error .toast__close")).to_have_count(1)
     context.close()
+
+
+def test_quick_add_shows_what_it_understood_before_enter(page: Page):
+    sign_up(page, unique_email())
+    page.keyboard.type("Water plants !high due:tomorrow@9")
+    preview = page.locator("#quick-add-preview")
+    expect(preview).to_contain_text("Water plants · Due Tomorrow 09:00 · High")
+    page.keyboard.press("Enter")
+    expect(card(page, "Water plants")).to_be_visible()
+    expect(preview).to_have_text("")
+    expect(page.get_by_label("New task")).to_be_focused()
