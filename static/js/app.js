@@ -129,3 +129,35 @@
     if (files && files.length && /^image\//.test(files[0].type)) { event.preventDefault(); take(files); }
   });
 })();
+
+// New task: what quick add understood, under the field, while typing. Plain fetch rather than
+// hx-get: a preview overtaken by the next key, by Enter or by leaving the page is simply
+// abandoned (AbortController), where htmx reports every aborted request as an error.
+(function () {
+  "use strict";
+  var input = document.querySelector("#new-task[data-preview]");
+  var out = document.getElementById("quick-add-preview");
+  if (!input || !out) { return; }
+  var timer = null;
+  var running = null;
+  function cancel() {
+    window.clearTimeout(timer);
+    if (running) { running.abort(); running = null; }
+  }
+  input.addEventListener("input", function () {
+    cancel();
+    timer = window.setTimeout(function () {
+      running = new AbortController();
+      var url = input.dataset.preview + "?title=" + encodeURIComponent(input.value);
+      fetch(url, { headers: { "HX-Request": "true" }, signal: running.signal, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : ""; })
+        .then(function (html) { out.innerHTML = html; })
+        .catch(function () { /* abandoned or offline: the preview is only a help */ });
+    }, 150);
+  });
+  input.form.addEventListener("submit", cancel);
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.elt === input.form) { cancel(); }
+  });
+  window.addEventListener("pagehide", cancel);
+})();

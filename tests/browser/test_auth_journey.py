@@ -49,7 +49,7 @@ def follow_verification_mail(page: Page, password: str = PASSWORD) -> None:
     expect(page.get_by_label("Your Taskly password")).to_be_focused()
     page.keyboard.type(password)
     page.keyboard.press("Enter")
-    expect(page).to_have_url("/")
+    expect(page).to_have_url("/", timeout=15_000)  # argon2 and a redirect, on a busy machine
 
 
 def sign_up(page: Page, email: str) -> None:
