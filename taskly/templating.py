@@ -1,5 +1,6 @@
-"""Jinja filters for showing tasks on the user's clock: local times, ages, durations, and notes
-as safe text with clickable links; and versioned URLs for static files."""
+"""Jinja filters for showing tasks on the user's clock and in their locale's date format: local
+times, ages, durations, and notes as safe text with clickable links; the due picker's quick
+choices; and versioned URLs for static files."""
 
 from __future__ import annotations
 
@@ -7,14 +8,22 @@ import hashlib
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
-from quart import Quart, g, url_for
+from quart import Quart, g, has_request_context, request, url_for
 
+from taskly.dates import (
+    DEFAULT_LOCALE,
+    best_locale,
+    format_clock,
+    format_day,
+    format_moment,
+    quick_due_dates,
+)
 from taskly.resources import STATIC
 
 _URL = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
@@ -27,27 +36,50 @@ def _zone() -> ZoneInfo:
     return ZoneInfo(user.time_zone if user is not None else "UTC")
 
 
+def current_locale() -> str:
+    """The user's chosen locale, so pages and mail agree on every device; for anonymous pages,
+    the browser's Accept-Language."""
+    user = g.get("user")
+    if user is not None:
+        return str(user.locale)
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    if "locale" not in g:
+        g.locale = best_locale(request.accept_languages.values())
+    return str(g.locale)
+
+
+def _today() -> date:
+    return datetime.now(UTC).astimezone(_zone()).date()
+
+
 def local_time(value: datetime, all_day: bool = False) -> str:
-    """ "Today 09:00", "Tomorrow", "Fri 28 Nov 17:30", "3 Jan 2027" on the user's clock."""
-    zone = _zone()
-    local = value.astimezone(zone)
-    today = datetime.now(UTC).astimezone(zone).date()
-    days = (local.date() - today).days
-    if days == 0:
-        day = "Today"
-    elif days == 1:
-        day = "Tomorrow"
-    elif days == -1:
-        day = "Yesterday"
-    elif 0 < days < 7:
-        day = local.strftime("%a %-d %b")
-    elif local.year == today.year:
-        day = local.strftime("%-d %b")
-    else:
-        day = local.strftime("%-d %b %Y")
-    return day if all_day else f"{day} {local:%H:%M}"
+    """ "Today, 09:00", "Tomorrow", "Sat 28 Nov, 5:30 PM", "Sun, 3 Jan 2027" on the user's clock
+    and in their locale's format (taskly.dates)."""
+    return format_moment(value.astimezone(_zone()), current_locale(), _today(), all_day)
 
 
+def clock(value: time) -> str:
+    """A wall-clock time (a repeating reminder's) in the locale's hour cycle."""
+    return format_clock(value, current_locale())
+
+
+def locale_example(tag: str | None = None) -> str:
+    """How a date reads in a locale: the profile's live example."""
+    sample = datetime.combine(_today() + timedelta(days=6), time(17, 30))
+    return format_moment(sample, tag or current_locale(), _today())
+
+
+def due_choices() -> list[tuple[str, str, str]]:
+    """The due picker's quick choices, on the user's clock: (label, ISO date, date in words)."""
+    tag, today = current_locale(), _today()
+    return [
+        (label, day, format_day(date.fromisoformat(day), tag, today) if day else "")
+        for label, day in quick_due_dates(today)
+    ]
+
+
+# Machine-readable values (datetime attributes, date and time inputs) stay ISO.
 def iso_local(value: datetime) -> str:
     return value.astimezone(_zone()).isoformat(timespec="minutes")
 
@@ -118,6 +150,8 @@ def asset(filename: str) -> str:
 
 def init_app(app: Quart) -> None:
     app.jinja_env.globals["asset"] = asset
+    app.jinja_env.globals["due_choices"] = due_choices
+    app.jinja_env.globals["locale_example"] = locale_example
     app.jinja_env.globals["new_submission_id"] = lambda: str(uuid.uuid4())
     limit = app.extensions["taskly.settings"].mail_daily_limit
     app.jinja_env.globals["mail_daily_limit"] = lambda: limit
@@ -126,6 +160,7 @@ def init_app(app: Quart) -> None:
         iso_local=iso_local,
         local_date=local_date,
         local_clock=local_clock,
+        clock=clock,
         duration=duration,
         age=age,
         linkify=linkify,

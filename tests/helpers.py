@@ -58,6 +58,7 @@ async def sign_up(
     last_name: str = "Lovelace",
     time_zone: str = "Europe/London",
     verify: bool = True,
+    locale: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Any:
     """Sign up as a new user would: the form, then the link from the verification mail
@@ -72,6 +73,7 @@ async def sign_up(
             "email": email,
             "password": password,
             "time_zone": time_zone,
+            **({} if locale is None else {"locale": locale}),
         },
         headers=headers or {},
     )

@@ -1,5 +1,6 @@
 -- name: select-export-profile(user_id)^
-SELECT first_name, last_name, email, time_zone, email_verified_at, created_at, reminders_enabled
+SELECT first_name, last_name, email, time_zone, locale, email_verified_at, created_at,
+       reminders_enabled
   FROM users WHERE id = :user_id;
 
 -- name: select-export-tasks(user_id, after_id, page)

@@ -30,7 +30,7 @@ WITH due AS (
 )
 SELECT c.id, c.user_id, c.template, c.context, c.message_id, c.attempts,
        coalesce(c.recipient, u.email) AS email, coalesce(c.first_name, u.first_name) AS first_name,
-       coalesce(u.time_zone, 'UTC') AS time_zone,
+       coalesce(u.time_zone, 'UTC') AS time_zone, coalesce(u.locale, 'en-GB') AS locale,
        (u.id IS NULL OR u.email_verified_at IS NOT NULL) AS verified,
        (c.recipient IS NULL OR c.recipient = u.email OR c.user_id IS NULL) AS to_account
   FROM claimed c LEFT JOIN users u ON u.id = c.user_id;

@@ -1,5 +1,6 @@
--- name: update-profile(user_id, first_name, last_name, time_zone)!
-UPDATE users SET first_name = :first_name, last_name = :last_name, time_zone = :time_zone
+-- name: update-profile(user_id, first_name, last_name, time_zone, locale)!
+UPDATE users SET first_name = :first_name, last_name = :last_name, time_zone = :time_zone,
+       locale = :locale
  WHERE id = :user_id;
 
 -- name: upsert-avatar(user_id, digest, large, small)!

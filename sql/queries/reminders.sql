@@ -36,7 +36,7 @@ RETURNING r.*;
 -- name: select-reminder-targets(ids)
 -- Everything a message needs, for a batch of claimed reminders, in one query.
 SELECT r.id AS reminder_id, t.id AS task_id, t.title, t.notes, t.status, t.due_at,
-       t.due_all_day, t.deleted_at, u.id AS user_id, u.email, u.first_name, u.time_zone,
+       t.due_all_day, t.deleted_at, u.id AS user_id, u.email, u.first_name, u.time_zone, u.locale,
        u.reminders_enabled, u.email_verified_at IS NOT NULL AS verified
   FROM reminders r
   JOIN tasks t ON t.id = r.task_id
@@ -134,8 +134,9 @@ UPDATE reminders SET claimed_by = NULL, claimed_until = NULL
  WHERE id = ANY(:ids) AND claimed_by = :worker;
 
 -- name: select-link-task(task_id, user_id)^
--- The live task a signed mail link names, with its owner's zone (links work without a session).
-SELECT t.id, t.title, t.status, u.time_zone
+-- The live task a signed mail link names, with its owner's zone and locale (links work without
+-- a session).
+SELECT t.id, t.title, t.status, u.time_zone, u.locale
   FROM tasks t JOIN users u ON u.id = t.user_id
  WHERE t.id = :task_id AND t.user_id = :user_id AND t.deleted_at IS NULL;
 

@@ -1,17 +1,17 @@
--- name: insert-user(email, email_key, first_name, last_name, password_hash, time_zone)^
+-- name: insert-user(email, email_key, first_name, last_name, password_hash, time_zone, locale)^
 -- Nothing is returned when the address is taken: the caller answers both cases the same way.
-INSERT INTO users (email, email_key, first_name, last_name, password_hash, time_zone)
-VALUES (:email, :email_key, :first_name, :last_name, :password_hash, :time_zone)
+INSERT INTO users (email, email_key, first_name, last_name, password_hash, time_zone, locale)
+VALUES (:email, :email_key, :first_name, :last_name, :password_hash, :time_zone, :locale)
 ON CONFLICT (email_key) DO NOTHING
-RETURNING id, email, first_name, last_name, time_zone, email_verified_at;
+RETURNING id, email, first_name, last_name, time_zone, locale, email_verified_at;
 
 -- name: select-user-by-email-key(email_key)^
-SELECT id, email, first_name, last_name, time_zone, password_hash, email_verified_at
+SELECT id, email, first_name, last_name, time_zone, locale, password_hash, email_verified_at
   FROM users
  WHERE email_key = :email_key;
 
 -- name: select-user(user_id)^
-SELECT id, email, first_name, last_name, time_zone, email_verified_at
+SELECT id, email, first_name, last_name, time_zone, locale, email_verified_at
   FROM users WHERE id = :user_id;
 
 -- name: select-password-hash(user_id)$

@@ -1,4 +1,5 @@
-"""The profile: first name, last name, time zone and a picture.
+"""The profile: first name, last name, time zone, the date and time format (a locale) and a
+picture.
 
 The picture goes through taskly.images (decoded from its bytes under a pixel limit, squared,
 re-encoded without metadata) and is stored in PostgreSQL, never on local disk. It is served
@@ -11,15 +12,18 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from markupsafe import escape
 from quart import Blueprint, Response, abort, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from taskly.auth.routes import name_errors
+from taskly.dates import locale_choices, parse_locale
 from taskly.db import connection, queries, transaction
 from taskly.guard import body_limit
 from taskly.images import MAX_BYTES, Avatar, ImageError, avatar_from_upload
 from taskly.ratelimit import Limit, by_account, rate_limited
 from taskly.reminders.model import ZONES, reschedule_repeats
+from taskly.templating import locale_example
 from taskly.web import login_required, render
 
 blueprint = Blueprint("profile", __name__, url_prefix="/account")
@@ -56,16 +60,24 @@ async def edit() -> ResponseReturnValue:
         "first_name": user.first_name,
         "last_name": user.last_name,
         "time_zone": user.time_zone,
+        "locale": user.locale,
     }
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
         if not g.get("body_too_large"):  # else nothing was read: the form keeps its values
             posted = await request.form
-            form = {key: posted.get(key, "").strip() for key in form}
+            # A page opened before the format field existed keeps the saved format.
+            form = {
+                key: posted.get(key, form[key] if key == "locale" else "").strip() for key in form
+            }
         errors = name_errors(form)
         if form["time_zone"] not in ZONES:
             errors["time_zone"] = "Choose a time zone from the list, e.g. Europe/Berlin."
+        if (locale := parse_locale(form["locale"])) is None:
+            errors["locale"] = "Choose a format from the list, e.g. en-US or de-DE."
+        else:
+            form["locale"] = locale
         avatar = await _read_picture(errors)
         if not errors:
             async with transaction() as conn:
@@ -75,6 +87,7 @@ async def edit() -> ResponseReturnValue:
                     first_name=form["first_name"],
                     last_name=form["last_name"],
                     time_zone=form["time_zone"],
+                    locale=form["locale"],
                 )
                 if form["time_zone"] != user.time_zone:
                     await reschedule_repeats(conn, user.id, form["time_zone"])
@@ -90,8 +103,21 @@ async def edit() -> ResponseReturnValue:
             return redirect(url_for("profile.edit"))
         status = 413 if g.get("body_too_large") else 422
     return await render(
-        "pages/profile.html", form=form, errors=errors, zones=SORTED_ZONES, status=status
+        "pages/profile.html",
+        form=form,
+        errors=errors,
+        zones=SORTED_ZONES,
+        locales=locale_choices(),
+        status=status,
     )
+
+
+@blueprint.route("/profile/date-example")
+@login_required
+async def date_example() -> ResponseReturnValue:
+    """The profile's live example for the format being typed (htmx, as the field changes)."""
+    locale = parse_locale(request.args.get("locale", ""))
+    return str(escape(locale_example(locale) if locale else "choose a format from the list"))
 
 
 @blueprint.route("/profile/picture/delete", methods=["POST"])

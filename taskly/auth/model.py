@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from taskly.auth.emails import email_key
+from taskly.dates import DEFAULT_LOCALE
 from taskly.db import queries
 
 PASSWORD_MIN = 8
@@ -40,6 +41,7 @@ class User:
     email_verified: bool = False
     mail_used_today: int = 0  # only the session query fills it in
     avatar_digest: str | None = None
+    locale: str = DEFAULT_LOCALE  # dates' format (taskly.dates): a tag Babel knows
 
     @property
     def initials(self) -> str:
@@ -56,6 +58,7 @@ class User:
             row["email_verified_at"] is not None,
             row.get("mail_used_today", 0),
             row.get("avatar_digest"),
+            row["locale"],
         )
 
 
@@ -107,6 +110,7 @@ async def insert_user(
     last_name: str,
     password_hash: str,
     time_zone: str,
+    locale: str,
 ) -> User | None:
     """Create the account; None if its canonical address is taken. The caller hashes the
     password first, either way (so both outcomes cost the same) and before it takes a pooled
@@ -122,6 +126,7 @@ async def insert_user(
         last_name=last_name,
         password_hash=password_hash,
         time_zone=time_zone,
+        locale=locale,
     )
     return None if row is None else User.from_row(row)
 

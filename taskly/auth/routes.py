@@ -27,6 +27,7 @@ from taskly.auth.model import (
     select_user_by_email,
     upgrade_password_hash,
 )
+from taskly.dates import best_locale
 from taskly.db import connection, release_connection, transaction
 from taskly.outbox import queue_mail
 from taskly.ratelimit import password_limits, rate_limited
@@ -74,7 +75,14 @@ async def start_session(user_id: int) -> None:
 async def signup() -> ResponseReturnValue:
     if g.user is not None:
         return redirect(url_for("tasks.dashboard"))
-    form = {"first_name": "", "last_name": "", "email": "", "password": "", "time_zone": ""}
+    form = {
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "password": "",
+        "time_zone": "",
+        "locale": "",
+    }
     errors: dict[str, str] = {}
     if request.method == "POST":
         posted = await request.form
@@ -82,6 +90,8 @@ async def signup() -> ResponseReturnValue:
         form["password"] = posted.get("password", "")  # spaces are part of a password
         errors = signup_errors(form)
         time_zone = form["time_zone"] if form["time_zone"] in ZONES else "UTC"
+        # The browser's language (dates.js fills it in), else what it asks pages in.
+        locale = best_locale([form["locale"], *request.accept_languages.values()])
         if not errors:
             password_hash = await hash_password(form["password"])  # no connection held
             async with transaction() as conn:
@@ -92,6 +102,7 @@ async def signup() -> ResponseReturnValue:
                     last_name=form["last_name"],
                     password_hash=password_hash,
                     time_zone=time_zone,
+                    locale=locale,
                 )
                 if user is None:  # the address has an account: tell its owner, not the form
                     user = await select_user_by_email(conn, form["email"])

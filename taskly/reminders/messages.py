@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from taskly.dates import format_clock, format_long
 from taskly.mail import Mail, build_message
-from taskly.reminders.model import sign_action
+from taskly.reminders.model import TOMORROW_AT, sign_action
 from taskly.resources import TEMPLATES
 from taskly.settings import Settings
 
@@ -23,11 +24,11 @@ mail_templates = Environment(
 )
 
 
-def local_text(instant: datetime | None, zone: str, all_day: bool = False) -> str:
+def local_text(instant: datetime | None, zone: str, locale: str, all_day: bool = False) -> str:
+    """In full, on the recipient's clock and in their format: mail is read later, elsewhere."""
     if instant is None:
         return ""
-    local = instant.astimezone(ZoneInfo(zone))
-    return local.strftime("%A %-d %B %Y") if all_day else local.strftime("%A %-d %B %Y, %H:%M %Z")
+    return format_long(instant.astimezone(ZoneInfo(zone)), locale, all_day)
 
 
 def _link(settings: Settings, action: str, target: Any, reminder_id: int) -> str:
@@ -40,7 +41,7 @@ def _link(settings: Settings, action: str, target: Any, reminder_id: int) -> str
 def reminder_message(
     settings: Settings, reminder: Any, target: Any, occurrence: datetime, late: bool, mid: str
 ) -> Mail:
-    zone = target["time_zone"]
+    zone, locale = target["time_zone"], target["locale"]
     links = {
         "open": f"{settings.base_url}/tasks/{target['task_id']}",
         **{
@@ -52,8 +53,9 @@ def reminder_message(
         "first_name": target["first_name"],
         "title": target["title"],
         "notes": target["notes"],
-        "due": local_text(target["due_at"], zone, target["due_all_day"]),
-        "occurrence": local_text(occurrence, zone),
+        "due": local_text(target["due_at"], zone, locale, target["due_all_day"]),
+        "occurrence": local_text(occurrence, zone, locale),
+        "snooze_until": format_clock(TOMORROW_AT, locale),
         "late": late,
         "links": links,
     }
@@ -79,7 +81,7 @@ def outbox_message(settings: Settings, row: Any) -> Mail:
     context = {**json.loads(row["context"]), "first_name": name}
     if "requested_at" in context:  # when the request was made, on the recipient's clock
         requested = datetime.fromisoformat(context["requested_at"])
-        context["requested_at"] = local_text(requested, row["time_zone"] or "UTC")
+        context["requested_at"] = local_text(requested, row["time_zone"], row["locale"])
     template = row["template"]
     return build_message(
         sender=settings.mail_from,

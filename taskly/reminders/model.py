@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import asyncpg
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from taskly.dates import DEFAULT_LOCALE, format_clock, format_day
 from taskly.db import queries
 
 # Every IANA zone, less two that name no place: "localtime" (whatever the server's clock is set
@@ -157,23 +158,34 @@ async def reschedule_repeats(conn: asyncpg.Connection, user_id: int, zone: str) 
         await queries.update_next_fire(conn, id=row["id"], next_fire_at=following)
 
 
-def describe_rule(rule: Rule, zone: str) -> str:
-    """A rule in words on the user's clock: "every weekday at 08:30", "1 hour before it is due",
-    "on Fri 28 Nov 2026 at 09:00"."""
+def describe_rule(rule: Rule, zone: str, locale: str = DEFAULT_LOCALE) -> str:
+    """A rule in words on the user's clock and in their format: "every weekday at 08:30", "1 hour
+    before it is due", "on Sat, 28 Nov 2026 at 09:00" (a one-off date keeps its year: the
+    confirmation mail is read later)."""
     if rule.kind == "at" and rule.fire_at is not None:
-        return "on " + rule.fire_at.astimezone(ZoneInfo(zone)).strftime("%a %-d %b %Y at %H:%M")
+        local = rule.fire_at.astimezone(ZoneInfo(zone))
+        return f"on {format_day(local, locale)} at {format_clock(local, locale)}"
     if rule.kind == "before_due" and rule.lead_minutes is not None:
         lead = LEAD_CHOICES.get(rule.lead_minutes, f"{rule.lead_minutes} minutes")
         return f"{lead} before it is due"
-    at = rule.repeat_time.strftime("%H:%M") if rule.repeat_time else "09:00"
+    at = format_clock(rule.repeat_time or time(9, 0), locale)
     if rule.repeat == "weekly":
         return f"every {WEEKDAY_NAMES[rule.repeat_day or 0]} at {at}"
     return f"every {'weekday' if rule.repeat == 'weekdays' else 'day'} at {at}"
 
 
-def describe_schedule(rules: list[Rule], zone: str, following: datetime | None) -> str:
-    """Every rule, then when the first reminder comes: what the toast and the mail say."""
-    words = "; ".join(describe_rule(rule, zone) for rule in rules)
+def describe_schedule(
+    rules: list[Rule],
+    zone: str,
+    following: datetime | None,
+    locale: str = DEFAULT_LOCALE,
+    now: datetime | None = None,
+) -> str:
+    """Every rule, then when the first reminder comes (its year only if not this year's): what
+    the toast and the mail say."""
+    words = "; ".join(describe_rule(rule, zone, locale) for rule in rules)
     if following is None:
         return words
-    return f"{words}. Next: {following.astimezone(ZoneInfo(zone)).strftime('%a %-d %b at %H:%M')}"
+    local = following.astimezone(ZoneInfo(zone))
+    today = (now or datetime.now(UTC)).astimezone(ZoneInfo(zone)).date()
+    return f"{words}. Next: {format_day(local, locale, today)} at {format_clock(local, locale)}"

@@ -12,6 +12,7 @@ import asyncpg
 from quart import Blueprint, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
+from taskly.dates import format_clock
 from taskly.db import connection, queries, transaction
 from taskly.outbox import queue_mail
 from taskly.reminders.model import (
@@ -182,7 +183,9 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
                 repeat_day=rule.repeat_day,
                 next_fire_at=following,
             )
-        schedule = describe_schedule(rules, g.user.time_zone, min(upcoming, default=None))
+        schedule = describe_schedule(
+            rules, g.user.time_zone, min(upcoming, default=None), g.user.locale
+        )
         if not had:
             await queue_confirmation(
                 conn,
@@ -299,7 +302,7 @@ async def link_action(token: str) -> ResponseReturnValue:
             await queries.snooze_task(
                 conn, user_id=link.user_id, task_id=link.task_id, fire_at=fire_at
             )
-            result = "Snoozed until tomorrow at 09:00."
+            result = f"Snoozed until tomorrow at {format_clock(TOMORROW_AT, task['locale'])}."
         else:
             await unsubscribe_task(conn, link.user_id, link.task_id, task["title"])
             result = "Unsubscribed: no more reminders for this task."

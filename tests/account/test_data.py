@@ -77,6 +77,7 @@ async def test_the_json_export_has_everything_and_no_secrets(client, db):
     raw = await response.get_data(as_text=True)
     data = json.loads(raw)
     assert data["profile"]["email"] == "ada@example.com"
+    assert (data["profile"]["time_zone"], data["profile"]["locale"]) == ("Europe/Berlin", "en-GB")
     assert data["settings"] == {"reminders_enabled": True}
     assert data["tasks"][0]["title"] == "Pay rent"
     assert data["tasks"][0]["reminders"][0]["kind"] == "at"

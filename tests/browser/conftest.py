@@ -94,7 +94,10 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, live_server: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    # The browser's language sets a new account's date format (issue #11): US English, 12-hour.
+    context = browser.new_context(
+        base_url=live_server, viewport={"width": 1280, "height": 900}, locale="en-US"
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors: list[str] = []

@@ -39,7 +39,7 @@ def test_keyboard_journey(page: Page):
     expect(bucket(page, "todo").locator(".task-card")).to_have_count(3)
     expect(page.locator("#count-todo")).to_have_text("3 tasks")
     expect(card(page, "Write report")).to_contain_text("High")
-    expect(card(page, "Call Ada")).to_contain_text("Due Tomorrow 09:00")
+    expect(card(page, "Call Ada")).to_contain_text("Due Tomorrow, 9:00\u202fAM")
     screenshot(page, "board-three-tasks")
 
     # Esc leaves the field for the first card; n goes back to "New task".

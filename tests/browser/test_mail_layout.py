@@ -57,6 +57,7 @@ def reminder() -> tuple[str, str]:
         "user_id": 1,
         "task_id": 7,
         "time_zone": "Europe/Berlin",
+        "locale": "en-US",  # the longest times: "Tuesday, December 1, 2026, 5:00 PM CET"
         "first_name": "Ada",
         "email": "ada@example.com",
         "title": LONG,
@@ -77,6 +78,7 @@ def outbox(template: str) -> tuple[str, str]:
         "email": "ada@example.com",
         "message_id": "<m@x>",
         "time_zone": "Europe/Berlin",
+        "locale": "en-GB",
         "verified": True,
         "to_account": True,
     }

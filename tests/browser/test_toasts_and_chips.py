@@ -69,7 +69,7 @@ def test_quick_add_shows_what_it_understood_before_enter(page: Page):
     sign_up(page, unique_email())
     page.keyboard.type("Water plants !high due:tomorrow@9")
     preview = page.locator("#quick-add-preview")
-    expect(preview).to_contain_text("Water plants · Due Tomorrow 09:00 · High")
+    expect(preview).to_contain_text("Water plants · Due Tomorrow, 9:00\u202fAM · High")
     page.keyboard.press("Enter")
     expect(card(page, "Water plants")).to_be_visible()
     expect(preview).to_have_text("")

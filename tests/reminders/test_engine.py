@@ -57,7 +57,25 @@ async def test_due_date_is_shown_on_the_users_clock(app, user, db, sink):
     await add_rule(db, task_id, at("2026-12-01T08:00:00+00:00"))
     await engine_for(app, sink, Clock(at("2026-12-01T08:00:00+00:00"))).tick()
     text = sink.messages[0].get_body(preferencelist=("plain",)).get_content()
-    assert "Due: Tuesday 1 December 2026, 17:00 CET" in text
+    assert "Due: Tuesday, 1 December 2026, 17:00 CET" in text
+
+
+async def test_reminder_mail_reads_in_the_users_format(app, user, db, sink):
+    await db.execute("UPDATE users SET locale = 'en-US'")
+    task_id = await new_task(user, db, "Tax return")
+    await db.execute(
+        "UPDATE tasks SET due_at = $1 WHERE id = $2", at("2026-12-01T16:00:00+00:00"), task_id
+    )
+    missed = at("2026-12-01T08:00:00+00:00")
+    await add_rule(db, task_id, missed)
+    await engine_for(app, sink, Clock(missed + timedelta(hours=2))).tick()  # sent late
+    [message] = sink.messages
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    for part in (text, html):
+        assert "Tuesday, December 1, 2026, 5:00\u202fPM CET" in part  # due
+        assert "was due Tuesday, December 1, 2026, 9:00\u202fAM CET" in part  # the late occurrence
+        assert "Snooze until tomorrow 9:00\u202fAM" in part
 
 
 async def test_a_lead_time_reminder_follows_the_due_date(app, user, db, sink):

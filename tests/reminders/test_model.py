@@ -97,7 +97,14 @@ def test_schedules_are_described_on_the_users_clock():
         Rule("at", fire_at=datetime(2026, 11, 28, 8, 0, tzinfo=UTC)),
     ]
     following = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
-    assert describe_schedule(rules, "Europe/Berlin", following) == (
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    assert describe_schedule(rules, "Europe/Berlin", following, now=now) == (
         "every weekday at 08:30; every Friday at 18:00; 1 hour before it is due;"
-        " on Sat 28 Nov 2026 at 09:00. Next: Tue 24 Nov at 08:30"
+        " on Sat, 28 Nov 2026 at 09:00. Next: Tue 24 Nov at 08:30"
+    )
+    # In the user's format: a 12-hour clock; the year shows when it is not this year's.
+    am, pm = "\u202fAM", "\u202fPM"
+    assert describe_schedule(rules, "Europe/Berlin", following, "en-US", now.replace(2025)) == (
+        f"every weekday at 8:30{am}; every Friday at 6:00{pm}; 1 hour before it is due;"
+        f" on Sat, Nov 28, 2026 at 9:00{am}. Next: Tue, Nov 24, 2026 at 8:30{am}"
     )

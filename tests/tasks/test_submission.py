@@ -66,7 +66,7 @@ async def test_quick_add_preview_says_what_will_be_added(client):
     )
     html = await answer.get_data(as_text=True)
     assert answer.status_code == 200
-    assert "Pay rent · Due 24 Dec 09:00 · High" in " ".join(html.split())
+    assert "Pay rent · Due Thu 24 Dec, 09:00 · High" in " ".join(html.split())
     plain = await client.get("/tasks/preview", query_string={"title": "just words"})
     assert "Due" not in await plain.get_data(as_text=True)  # nothing to explain: empty
     page = await (await client.get("/")).get_data(as_text=True)
