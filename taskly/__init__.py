@@ -115,7 +115,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     from taskly.auth.routes import blueprint as auth
     from taskly.core.routes import blueprint as core
     from taskly.reminders.routes import blueprint as reminders
-    from taskly.tasks.routes import blueprint as tasks
+    from taskly.tasks import routes as _task_routes  # noqa: F401  (registers the actions)
+    from taskly.tasks.common import blueprint as tasks
 
     for blueprint in (
         *(core, auth, verify, recovery),

@@ -1,27 +1,75 @@
--- name: select-board(user_id, search, filter, status, now, day_start, day_end, done_limit)
--- Every live task of the board in one query: open tasks all, done tasks the most recent few.
--- :status (if not '') keeps one bucket, for redrawing just that one.
-SELECT *
-  FROM (
-    SELECT t.*, rem.next_reminder_at, rem.reminder_error,
-           row_number() OVER (PARTITION BY status ORDER BY completed_at DESC NULLS LAST) AS done_rank
-      FROM tasks t
-      LEFT JOIN LATERAL (
-          SELECT min(r.next_fire_at) FILTER (WHERE r.state = 'active') AS next_reminder_at,
-                 max(r.last_error) FILTER (WHERE r.state = 'failed') AS reminder_error
-            FROM reminders r WHERE r.task_id = t.id
-      ) rem ON true
-     WHERE t.user_id = :user_id
-       AND t.deleted_at IS NULL
-       AND (:status = '' OR t.status = :status)
-       AND (:search = '' OR t.title ILIKE '%' || :search || '%' ESCAPE '\'
-                         OR t.notes ILIKE '%' || :search || '%' ESCAPE '\')
-       AND (:filter = ''
-            OR (:filter = 'overdue' AND t.status <> 'done' AND t.due_at < :now)
-            OR (:filter = 'today' AND t.due_at >= :day_start AND t.due_at < :day_end))
-  ) board
- WHERE status <> 'done' OR done_rank <= :done_limit
- ORDER BY status, position, id;
+-- name: select-board(user_id, search, filter, statuses, now, day_start, day_end, after_position, after_id, page_size)
+-- One page of each bucket in :statuses, in board order (position, then id), searched and
+-- filtered: at most :page_size + 1 cards per bucket (the extra one says "there is more"),
+-- starting after the card (:after_position, :after_id). Each bucket is one range read of
+-- tasks_board_idx, so the cost follows the page, not how many tasks the user has.
+SELECT t.*, rem.next_reminder_at, rem.reminder_error
+  FROM unnest(:statuses::text[]) AS b(status)
+  CROSS JOIN LATERAL (
+      SELECT * FROM tasks t
+       WHERE t.user_id = :user_id AND t.deleted_at IS NULL AND t.status = b.status
+         AND (t.position, t.id) > (:after_position, :after_id)
+         AND (:search = '' OR t.title ILIKE '%' || :search || '%' ESCAPE '\'
+                           OR t.notes ILIKE '%' || :search || '%' ESCAPE '\')
+         AND (:filter = ''
+              OR (:filter = 'overdue' AND t.status <> 'done' AND t.due_at < :now)
+              OR (:filter = 'today' AND t.due_at >= :day_start AND t.due_at < :day_end))
+       ORDER BY t.position, t.id
+       LIMIT :page_size + 1
+  ) t
+  LEFT JOIN LATERAL (
+      SELECT min(r.next_fire_at) FILTER (WHERE r.state = 'active') AS next_reminder_at,
+             max(r.last_error) FILTER (WHERE r.state = 'failed') AS reminder_error
+        FROM reminders r WHERE r.task_id = t.id
+  ) rem ON true
+ ORDER BY t.position, t.id;
+
+-- name: count-matches(user_id, search, filter, now, day_start, day_end)
+-- While searching: how many cards of each bucket match ("3 of 12").
+SELECT status, count(*) AS matches
+  FROM tasks t
+ WHERE t.user_id = :user_id AND t.deleted_at IS NULL
+   AND (:search = '' OR t.title ILIKE '%' || :search || '%' ESCAPE '\'
+                     OR t.notes ILIKE '%' || :search || '%' ESCAPE '\')
+   AND (:filter = ''
+        OR (:filter = 'overdue' AND t.status <> 'done' AND t.due_at < :now)
+        OR (:filter = 'today' AND t.due_at >= :day_start AND t.due_at < :day_end))
+ GROUP BY status;
+
+-- name: lock-task(id, user_id)^
+SELECT id, status, position, completed_at, version FROM tasks
+ WHERE id = :id AND user_id = :user_id AND deleted_at IS NULL
+   FOR UPDATE;
+
+-- name: card-position(id, user_id, status)$
+SELECT position FROM tasks
+ WHERE id = :id AND user_id = :user_id AND status = :status AND deleted_at IS NULL;
+
+-- name: position-after(user_id, status, after_position, after_id, moving_id)$
+-- The position of the first card after (:after_position, :after_id), the moving card aside.
+SELECT position FROM tasks
+ WHERE user_id = :user_id AND status = :status AND deleted_at IS NULL AND id <> :moving_id
+   AND (position, id) > (:after_position, :after_id)
+ ORDER BY position, id
+ LIMIT 1;
+
+-- name: position-before(user_id, status, position, id)$
+-- The id of the card right before (:position, :id) in its bucket (NULL at the top).
+SELECT id FROM tasks
+ WHERE user_id = :user_id AND status = :status AND deleted_at IS NULL
+   AND (position, id) < (:position, :id)
+ ORDER BY position DESC, id DESC
+ LIMIT 1;
+
+-- name: place-task(id, user_id, status, position)^
+-- A dropped card: into :status at :position; completed is set entering Done, cleared leaving.
+UPDATE tasks
+   SET status = :status, position = :position,
+       completed_at = CASE WHEN :status <> 'done' THEN NULL
+                           WHEN status = 'done' THEN completed_at ELSE now() END,
+       version = version + 1, updated_at = now()
+ WHERE id = :id AND user_id = :user_id AND deleted_at IS NULL
+RETURNING *;
 
 -- name: select-stats(user_id, now, week_start, median_sample)^
 -- The stats strip and the bucket totals. Totals come from task_counts (kept by triggers); the

@@ -55,6 +55,47 @@
   document.addEventListener("DOMContentLoaded", scan);
   document.addEventListener("htmx:afterSettle", scan);
 
+  // A corner where the toasts cover neither the focused card (or field) nor an open form.
+  var CORNERS = [[], ["toasts--top"], ["toasts--left"], ["toasts--top", "toasts--left"]];
+  function overlaps(a, b) {
+    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  }
+  function guarded() {
+    var rects = [];
+    var active = document.activeElement;
+    if (active && active !== document.body && !active.closest("#toasts")) {
+      rects.push((active.closest(".task-card, form, dialog") || active).getBoundingClientRect());
+    }
+    document.querySelectorAll(".task-card--editing, .task-actions:popover-open").forEach(function (el) {
+      rects.push(el.getBoundingClientRect());
+    });
+    return rects;
+  }
+  function place() {
+    var region = document.getElementById("toasts");
+    if (!region || !region.querySelector(".toast")) { return; }
+    var rects = guarded();
+    for (var i = 0; i < CORNERS.length; i++) {
+      region.classList.remove("toasts--top", "toasts--left");
+      CORNERS[i].forEach(function (name) { region.classList.add(name); });
+      var box = region.getBoundingClientRect();
+      if (!rects.some(function (rect) { return overlaps(box, rect); })) { return; }
+    }
+    region.classList.remove("toasts--top", "toasts--left"); // nowhere free: the usual corner
+  }
+  var queued = false;
+  function placeSoon() {
+    if (queued) { return; }
+    queued = true;
+    window.requestAnimationFrame(function () { queued = false; place(); });
+  }
+  ["focusin", "resize", "toggle", "htmx:afterSettle", "DOMContentLoaded"].forEach(function (name) {
+    document.addEventListener(name, placeSoon, true);
+  });
+  window.addEventListener("resize", placeSoon);
+  document.addEventListener("scroll", placeSoon, true);
+  new MutationObserver(placeSoon).observe(document.getElementById("toasts") || document.body, { childList: true });
+
   // A request that never reached the server: say so where the user is looking.
   document.addEventListener("htmx:sendError", function () {
     var region = document.getElementById("toasts");
@@ -69,7 +110,13 @@
     close.type = "button";
     close.className = "toast__close";
     close.setAttribute("aria-label", "Dismiss");
-    close.textContent = "×";
+    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("aria-hidden", "true");
+    var use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+    use.setAttribute("href", "#i-close");
+    svg.appendChild(use);
+    close.appendChild(svg);
     toast.appendChild(close);
     region.appendChild(toast);
     scan();

@@ -25,6 +25,7 @@
   function cardsIn(bucket) { return all(".task-card", bucket); }
   function focusCard(card) {
     if (!card) { return false; }
+    if (window.tasklyBoard) { window.tasklyBoard.reveal(card); }
     card.focus();
     card.scrollIntoView({ block: "nearest" });
     return true;
@@ -45,6 +46,11 @@
   // Stay on this card; if it goes away (deleted in another tab), move on as after a removal.
   function stay(card) { return { id: card.id, then: afterRemoval(card) }; }
 
+  // The card's actions (its "⋯" menu, built on demand by board.js).
+  function actions(card) {
+    return (window.tasklyBoard && window.tasklyBoard.menu(card)) || card;
+  }
+
   function press(el) {
     if (el && !el.disabled) { el.click(); return true; }
     return false;
@@ -54,8 +60,17 @@
     var card = currentCard();
     if (!card) { focusCard($(".task-card")); return; }
     var list = cardsIn(bucketOf(card));
-    var next = list[list.indexOf(card) + delta];
-    if (next) { focusCard(next); }
+    var index = list.indexOf(card) + delta;
+    var next = list[index];
+    // Ten cards from the end of what is loaded, fetch the bucket's next page, so j goes on
+    // into it without waiting; past the end, wait for it and go on there.
+    var more = delta > 0 && index >= list.length - 10 && $("[data-more]", bucketOf(card));
+    if (more && !more.classList.contains("htmx-request") && !more.dataset.asked) {
+      more.dataset.asked = "1";
+      window.htmx.trigger(more, "more");
+    }
+    if (next) { focusCard(next); return; }
+    if (more) { pending = { selector: "#" + card.id + " ~ .task-card" }; }
   }
 
   function stepBucket(delta) {
@@ -70,7 +85,7 @@
   }
 
   function setStatus(card, status, focusNeighbour) {
-    var button = $('button[name="status"][value="' + status + '"]', card);
+    var button = $('button[name="status"][value="' + status + '"]', actions(card));
     if (!button || button.disabled) { return; }
     var next = focusNeighbour ? neighbour(card) : null;
     // The moved card briefly exists twice (old place and new bucket): look in the new bucket.
@@ -124,6 +139,7 @@
       return;
     }
     if (typing(event.target)) { return; }
+    if (event.target.closest && event.target.closest(".task-actions[popover]")) { return; } // board.js
     var help = document.getElementById("help");
     if (help && help.open) { return; } // the dialog handles its own keys (Esc closes it)
     var card = currentCard();
@@ -153,10 +169,10 @@
       case "1": case "2": case "3": setStatus(card, STATUSES[Number(key) - 1], false); return true;
       case "#": case "Delete":
         pending = afterRemoval(card);
-        return press($("[data-delete]", card));
-      case "r": return press($('[data-action="remind"]', card));
-      case "J": pending = stay(card); return press($('button[name="direction"][value="down"]', card));
-      case "K": pending = stay(card); return press($('button[name="direction"][value="up"]', card));
+        return press($("[data-delete]", actions(card)));
+      case "r": return press($('[data-action="remind"]', actions(card)));
+      case "J": pending = stay(card); return press($('button[name="direction"][value="down"]', actions(card)));
+      case "K": pending = stay(card); return press($('button[name="direction"][value="up"]', actions(card)));
       default: return false;
     }
   }

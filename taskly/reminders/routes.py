@@ -29,7 +29,7 @@ from taskly.reminders.model import (
     use_link,
 )
 from taskly.tasks.model import STATUS_LABELS, update_task_status
-from taskly.tasks.routes import card_fragment, owned_task
+from taskly.tasks.views import card_fragment, owned_task
 from taskly.web import csrf_exempt, is_htmx, login_required, render, settings
 
 blueprint = Blueprint("reminders", __name__)

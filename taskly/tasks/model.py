@@ -32,7 +32,6 @@ PRIORITY_WORDS = {
     "3": 3,
 }
 FILTERS = ("", "overdue", "today")
-DONE_SHOWN = 50  # the Done bucket shows the most recent; older ones are found by search
 MEDIAN_SAMPLE = 50  # "median time to done" is over the latest completions
 ALL_DAY_TIME = time(23, 59)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -72,6 +71,7 @@ class Stats:
     overdue: int = 0
     done_this_week: int = 0
     median_seconds_to_done: float | None = None
+    matches: dict[str, int] | None = None  # per bucket, while searching ("3 of 12")
 
     @property
     def open(self) -> int:
@@ -277,34 +277,6 @@ def parse_quick_add(text: str, zone: str) -> TaskInput:
 def search_pattern(search: str) -> str:
     """Escape LIKE wildcards so a search for "50%" finds "50%"."""
     return search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-async def select_board(
-    conn: asyncpg.Connection,
-    user_id: int,
-    zone: str,
-    search: str = "",
-    filter: str = "",
-    status: str = "",
-) -> dict[str, list[Task]]:
-    """The board's buckets, searched and filtered; with `status`, only that bucket is read."""
-    now = datetime.now(UTC)
-    start = local_now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = queries.select_board(
-        conn,
-        user_id=user_id,
-        search=search_pattern(search),
-        filter=filter,
-        status=status,
-        now=now,
-        day_start=start,
-        day_end=start + timedelta(days=1),
-        done_limit=DONE_SHOWN,
-    )
-    board: dict[str, list[Task]] = {name: [] for name in STATUSES}
-    async for row in rows:
-        board[row["status"]].append(Task.from_row(row))
-    return board
 
 
 async def select_stats(conn: asyncpg.Connection, user_id: int, zone: str) -> Stats:

@@ -16,6 +16,16 @@ def card(page: Page, title: str):
     return page.locator(".task-card", has=page.get_by_role("link", name=title, exact=True))
 
 
+def menu_action(page: Page, title: str, action: str) -> None:
+    """Press `action` in the card's "⋯" menu, as a mouse user does."""
+    the_card = card(page, title)
+    the_card.hover()
+    the_card.get_by_role("link", name="Actions").click()
+    menu = page.locator(".task-actions:popover-open")
+    expect(menu).to_be_visible()
+    menu.get_by_role("button", name=action, exact=True).click()
+
+
 def bucket(page: Page, status: str):
     return page.locator(f"#list-{status}")
 
@@ -188,7 +198,7 @@ def test_focus_after_removals_and_changes_from_another_tab(page: Page):
     other = page.context.new_page()
     other.goto("/")
     # The other tab marks "Stale" done; here it still shows in To do, and x is pressed on it.
-    other.locator(".task-card", has_text="Stale").get_by_role("button", name="Done").click()
+    menu_action(other, "Stale", "Done")
     expect(other.locator("#list-done")).to_contain_text("Stale")
     page.keyboard.press("j")
     assert focused_title(page) == "Stale"
@@ -203,7 +213,7 @@ def test_focus_after_removals_and_changes_from_another_tab(page: Page):
     page.keyboard.press("e")
     expect(page.get_by_label("Title")).to_be_focused()
     other.reload()
-    other.locator(".task-card", has_text="Edited").get_by_role("button", name="Delete").click()
+    menu_action(other, "Edited", "Delete")
     expect(other.locator(".task-card", has_text="Edited")).to_have_count(0)
     page.keyboard.press("Escape")
     expect(page.locator(".task-card", has_text="Edited")).to_have_count(0)
@@ -265,7 +275,9 @@ def test_board_works_without_javascript(browser: Browser, live_server: str):
     page.get_by_label("New task").fill("Plain HTML task")
     page.get_by_label("New task").press("Enter")
     expect(card(page, "Plain HTML task")).to_be_visible()
-    card(page, "Plain HTML task").get_by_role("button", name="Done").click()
+    card(page, "Plain HTML task").hover()
+    card(page, "Plain HTML task").get_by_role("link", name="Actions").click()  # the card page
+    page.get_by_role("button", name="Done").click()
     expect(bucket(page, "done")).to_contain_text("Plain HTML task")
     page.get_by_role("button", name="Undo").click()
     expect(bucket(page, "todo")).to_contain_text("Plain HTML task")
@@ -273,7 +285,9 @@ def test_board_works_without_javascript(browser: Browser, live_server: str):
     page.get_by_label("Title").fill("Edited without JS")
     page.get_by_role("button", name="Save").click()
     expect(card(page, "Edited without JS")).to_be_visible()
-    card(page, "Edited without JS").get_by_role("button", name="Delete").click()
+    card(page, "Edited without JS").hover()
+    card(page, "Edited without JS").get_by_role("link", name="Actions").click()
+    page.get_by_role("button", name="Delete").click()
     expect(page.locator(".task-card")).to_have_count(0)
     page.get_by_role("button", name="Undo").click()
     expect(card(page, "Edited without JS")).to_be_visible()

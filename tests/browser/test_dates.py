@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot
@@ -112,11 +111,6 @@ def test_quick_due_dates_fill_the_edit_form_and_are_saved(page: Page):
         assert box is not None and box["height"] >= 44, name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the board's edit form arrives by htmx, which runs no <script>: it needs dates.js"
-    " in base.html (then remove this marker and the temporary tag in _task_form.html)",
-)
 def test_quick_due_dates_in_the_boards_edit_form(page: Page):
     page.set_viewport_size({"width": 1280, "height": 800})
     sign_up(page, unique_email())
