@@ -31,7 +31,6 @@ from taskly.tasks.model import (
     delete_task,
     insert_task,
     move_in_bucket,
-    parse_quick_add,
     parse_submission,
     reschedule_due_reminders,
     restore_task,
@@ -39,6 +38,7 @@ from taskly.tasks.model import (
     update_task,
     update_task_status,
 )
+from taskly.tasks.quickadd import parse_quick_add
 from taskly.tasks.views import dashboard_page, owned_task
 from taskly.web import is_htmx, login_required, render, render_template
 

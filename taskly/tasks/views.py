@@ -9,7 +9,8 @@ from quart.typing import ResponseReturnValue
 from taskly.db import connection
 from taskly.tasks.board import START, parse_cursor, select_board
 from taskly.tasks.common import blueprint, board_stats, context, fragment, page_search
-from taskly.tasks.model import STATUSES, Task, TaskInput, parse_quick_add, select_task
+from taskly.tasks.model import STATUSES, Task, TaskInput, select_task
+from taskly.tasks.quickadd import parse_quick_add
 from taskly.web import is_htmx, login_required, render, render_template
 
 

@@ -5,6 +5,8 @@ card, and axe in light and dark."""
 
 from __future__ import annotations
 
+import re
+
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, CDPSession, Locator, Page, expect
 
@@ -115,6 +117,8 @@ def test_compact_cards_eight_per_bucket_one_tab_stop_each(page: Page):
     expect(page.locator(".board .task-card button")).to_have_count(0)
     # One tab stop per card: Tab goes from card to card.
     first = page.locator("#list-todo .task-card").first
+    # The keys that stand in for dragging are announced with the card.
+    expect(first).to_have_accessible_description(re.compile(r"1, 2 or 3 .* Shift\+J"))
     first.focus()
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.id")
