@@ -22,6 +22,12 @@ DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - a known, re
 MIN_SECRET_LENGTH = 32
 MIN_SECRET_BITS = 128
 DEFAULT_DATA_DIR = Path("~/.local/share/taskly").expanduser()
+# Apprise services users may add (NOTIFY_SCHEMES; the README says why these).
+DEFAULT_NOTIFY_SCHEMES = (
+    "ntfy", "ntfys", "gotify", "gotifys", "signal", "signals", "json", "jsons",
+    "tgram", "pover", "discord", "twilio",
+)  # fmt: skip
+MAX_NOTIFY_TIMEOUT = 60.0
 
 
 class SettingsError(ValueError):
@@ -59,6 +65,9 @@ class Settings:
     confirmation_delay: float = 60.0
     link_max_age: int = 7 * 24 * 3600
     scheduler_enabled: bool = True
+    notify_schemes: tuple[str, ...] = DEFAULT_NOTIFY_SCHEMES
+    notify_allow_private: bool = False
+    notify_timeout: float = 10.0
 
     @property
     def production(self) -> bool:
@@ -123,6 +132,9 @@ class Settings:
             confirmation_delay=_float(env, "CONFIRMATION_DELAY", defaults.confirmation_delay),
             link_max_age=_int(env, "LINK_MAX_AGE", defaults.link_max_age),
             scheduler_enabled=_flag(env, "SCHEDULER_ENABLED", True),
+            notify_schemes=_schemes(env, "NOTIFY_SCHEMES", defaults.notify_schemes),
+            notify_allow_private=_flag(env, "NOTIFY_ALLOW_PRIVATE", False),
+            notify_timeout=_float(env, "NOTIFY_TIMEOUT", defaults.notify_timeout),
         )
         settings.validate()
         return settings
@@ -160,6 +172,17 @@ class Settings:
             )
         if self.mail_daily_limit < 0:
             raise SettingsError("MAIL_DAILY_LIMIT must be 0 (no limit) or more")
+        from taskly.outbound import KNOWN_SCHEMES
+
+        if unknown := [s for s in self.notify_schemes if s not in KNOWN_SCHEMES]:
+            raise SettingsError(
+                f"NOTIFY_SCHEMES has {', '.join(unknown)}, which Taskly cannot check; "
+                f"known: {', '.join(sorted(KNOWN_SCHEMES))}"
+            )
+        if not 0 < self.notify_timeout <= MAX_NOTIFY_TIMEOUT:  # also refuses nan
+            raise SettingsError(
+                f"NOTIFY_TIMEOUT must be more than 0 and at most {MAX_NOTIFY_TIMEOUT:g} seconds"
+            )
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SettingsError(
@@ -238,6 +261,18 @@ def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{key} must be true or false, not {raw!r}")
+
+
+def _schemes(env: Mapping[str, str], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of URL schemes, lower-cased, in order, once each; ``none`` is the
+    empty list."""
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip().lower() == "none":
+        return ()
+    names = [part.strip().lower().removesuffix("://") for part in raw.split(",")]
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def _int(env: Mapping[str, str], key: str, default: int) -> int:
