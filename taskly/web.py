@@ -38,8 +38,11 @@ class IdConverter(IntegerConverter):
         super().__init__(map, min=1, max=2**63 - 1)
 
 
-# Endpoints that never touch user data: no session lookup, no database round trip.
-PUBLIC_ENDPOINTS = frozenset({"static", "core.healthz", "core.readyz"})
+# Endpoints that never touch user data: no session lookup, no database round trip. (A browser
+# checks /sw.js for a new version as pages open: that costs no query.)
+PUBLIC_ENDPOINTS = frozenset(
+    {"static", "core.healthz", "core.readyz", "core.manifest", "core.service_worker"}
+)
 TOUCH_EVERY = timedelta(minutes=1)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 CSP = (

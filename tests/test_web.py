@@ -69,7 +69,8 @@ async def test_private_pages_are_never_stored(client):
 async def test_static_urls_carry_a_content_digest_and_are_cached_long(client):
     html = await (await client.get("/login")).get_data(as_text=True)
     urls = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
-    assert len(urls) == 7  # favicon, stylesheet, htmx, app.js, board.js, keys.js, dates.js
+    # favicon, apple-touch-icon, stylesheet, htmx, app.js, board.js, keys.js, dates.js, pwa.js
+    assert len(urls) == 9
     for url in urls:
         path, _, query = url.partition("?")
         digest = hashlib.sha256((STATIC / path.removeprefix("/static/")).read_bytes())

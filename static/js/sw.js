@@ -1,0 +1,97 @@
+// Taskly's service worker (issue #12). Served at /sw.js by taskly/core/routes.py, so its scope
+// is the whole site; static/js/pwa.js registers it.
+//
+// It caches ONLY the versioned static files, /static/...?v=<content digest> (see asset() in
+// taskly/templating.py): one URL never changes content, so they are answered cache-first.
+// Every other request (pages, fragments, forms, avatars, the manifest) gets no respondWith:
+// the browser goes to the network exactly as it would without a worker, and nothing private is
+// ever stored here. Pages are sent with Cache-Control: no-store, so Back after logout asks the
+// server again and lands on the login page.
+"use strict";
+
+// Bump the number to drop every stored file when the new worker activates.
+var CACHE = "taskly-static-v1";
+
+function isVersionedAsset(url) {
+  return url.origin === self.location.origin &&
+    url.pathname.startsWith("/static/") && url.searchParams.has("v");
+}
+
+// Store a response under its URL, and drop the same file's older versions: the cache holds one
+// copy of each file, however many deploys come and go.
+async function store(cache, request, response) {
+  if (!response.ok || response.type !== "basic") { return; }
+  var path = new URL(request.url).pathname;
+  var stale = (await cache.keys()).filter(function (old) {
+    return old.url !== request.url && new URL(old.url).pathname === path;
+  });
+  await Promise.all(stale.map(function (old) { return cache.delete(old); }));
+  await cache.put(request, response);
+}
+
+async function cacheFirst(request) {
+  var cache = await caches.open(CACHE);
+  var hit = await cache.match(request);
+  if (hit) { return hit; }
+  var response = await fetch(request);
+  await store(cache, request, response.clone()).catch(function () { /* quota: serve it anyway */ });
+  return response;
+}
+
+// The first page loads its files before this worker controls it: pwa.js sends their URLs so
+// they are cached from the first visit, not the second.
+async function cacheUrls(urls) {
+  var cache = await caches.open(CACHE);
+  for (var i = 0; i < urls.length && i < 50; i++) {
+    var request = new Request(new URL(String(urls[i]), self.location.href));
+    if (!isVersionedAsset(new URL(request.url)) || await cache.match(request)) { continue; }
+    try {
+      await store(cache, request, await fetch(request));
+    } catch (e) { /* offline or gone: it is cached when a page next asks for it */ }
+  }
+}
+
+// Where the browser has the static routing API (Chromium), everything but static files goes
+// to the network without waking this worker at all: opening a page costs no worker start-up.
+// Elsewhere the fetch listener below lets those requests pass just the same.
+function routeAroundWorker(event) {
+  if (typeof event.addRoutes !== "function") { return Promise.resolve(); }
+  return event.addRoutes({
+    condition: { not: { urlPattern: { pathname: "/static/*" } } },
+    source: "network",
+  }).catch(function () { /* a rule this browser cannot read: the fetch listener decides */ });
+}
+
+self.addEventListener("install", function (event) {
+  // Nothing to take over carefully: pages are never served from here, and stored files are
+  // addressed by their content, so a new worker can start at once.
+  event.waitUntil(Promise.all([self.skipWaiting(), routeAroundWorker(event)]));
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(
+    caches.keys()
+      .then(function (names) {
+        return Promise.all(names.filter(function (name) { return name !== CACHE; })
+          .map(function (name) { return caches.delete(name); }));
+      })
+      .then(function () { return self.clients.claim(); })
+  );
+});
+
+self.addEventListener("fetch", function (event) {
+  if (event.request.method !== "GET") { return; }
+  if (!isVersionedAsset(new URL(event.request.url))) { return; }  // the network, untouched
+  event.respondWith(cacheFirst(event.request));
+});
+
+self.addEventListener("message", function (event) {
+  var data = event.data || {};
+  if (data.type === "cache" && Array.isArray(data.urls)) {
+    event.waitUntil(cacheUrls(data.urls));
+  }
+});
+
+// Notifications (issue #12, next slice): the `push` listener (show the reminder) and the
+// `notificationclick` listener (Done / Snooze through the signed action links, or open the
+// task) go here, beside the listeners above; none of them touches the fetch handling.
