@@ -4,6 +4,7 @@ pictures and streamed downloads do not."""
 from __future__ import annotations
 
 import gzip
+import re
 
 import brotli
 
@@ -40,3 +41,21 @@ async def test_small_answers_and_downloads_are_left_alone(client):
     assert "Content-Encoding" not in export.headers  # streamed a page at a time, as it is
     health = await client.get("/healthz", headers={"Accept-Encoding": "br"})
     assert "Content-Encoding" not in health.headers  # a few bytes
+
+
+async def test_static_files_are_compressed_once_per_version(client):
+    html = await (await client.get("/login")).get_data(as_text=True)
+    script = next(u for u in re.findall(r'src="(/static/[^"]+)"', html) if "htmx" in u)
+    plain = await (await client.get(script)).get_data()
+    br = await client.get(script, headers={"Accept-Encoding": "br"})
+    assert br.headers["Content-Encoding"] == "br" and "Accept-Encoding" in br.headers["Vary"]
+    assert brotli.decompress(await br.get_data()) == plain
+    assert len(await br.get_data()) * 3 < len(plain)
+    assert br.headers["ETag"].endswith('-br"') or br.headers["ETag"].endswith("-br")
+    gz = await client.get(script, headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(await gz.get_data()) == plain
+    # A range request, and pictures, are left as they are.
+    part = await client.get(script, headers={"Accept-Encoding": "br", "Range": "bytes=0-9"})
+    assert "Content-Encoding" not in part.headers
+    icon = await client.get("/static/favicon.svg", headers={"Accept-Encoding": "br"})
+    assert icon.status_code == 200

@@ -36,7 +36,7 @@
       }, wait);
     })();
   }
-  var MAX_TOASTS = 3;
+  var narrow = window.matchMedia("(max-width: 37.5rem)");
   function scan() {
     // One Undo toast at a time: a newer undoable action replaces it (u still undoes the latest).
     var undos = document.querySelectorAll("#toasts .toast[data-undo]");
@@ -49,14 +49,15 @@
       if (seen[text]) { toast.remove(); } else { seen[text] = true; }
     });
     var toasts = document.querySelectorAll("#toasts .toast");
-    for (var i = 0; i < toasts.length - MAX_TOASTS; i++) { toasts[i].remove(); } // oldest first
+    var most = narrow.matches ? 2 : 3; // a phone has less room to spare
+    for (var i = 0; i < toasts.length - most; i++) { toasts[i].remove(); } // oldest first
     document.querySelectorAll("#toasts .toast").forEach(schedule);
   }
   document.addEventListener("DOMContentLoaded", scan);
   document.addEventListener("htmx:afterSettle", scan);
 
   // A corner where the toasts cover neither the focused card (or field) nor an open form.
-  var CORNERS = [[], ["toasts--top"], ["toasts--left"], ["toasts--top", "toasts--left"]];
+  var CORNERS = [[], ["toasts--left"], ["toasts--top"], ["toasts--top", "toasts--left"]];
   function overlaps(a, b) {
     return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
   }

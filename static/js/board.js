@@ -34,7 +34,8 @@
     form.addEventListener("toggle", function (event) {
       var more = card.querySelector("[data-menu]");
       if (more) { more.setAttribute("aria-expanded", String(event.newState === "open")); }
-      if (event.newState === "closed" && form.contains(document.activeElement)) { card.focus(); }
+      var active = document.activeElement;
+      if (event.newState === "closed" && (form.contains(active) || active === more)) { card.focus(); }
     });
     if (window.htmx) { window.htmx.process(form); }
     return form;
@@ -174,6 +175,7 @@
         animation: 150,
         delay: 250, delayOnTouchOnly: true, touchStartThreshold: 6,
         forceFallback: true, fallbackOnBody: true, fallbackTolerance: 4,
+        fallbackClass: "task-card--drag",
         scroll: true, bubbleScroll: true,
         onStart: function () { document.body.classList.add("is-dragging"); },
         onEnd: function (event) { document.body.classList.remove("is-dragging"); dropped(event); }
@@ -198,5 +200,20 @@
   });
   sortable();
 
-  window.tasklyBoard = { menu: menu, reveal: reveal, showBucket: showBucket };
+  // An edit or reminder form opened in a card: all of it in view, Save included.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail && event.detail.elt;
+    var form = target && target.classList && target.classList.contains("task-card--editing") ? target : null;
+    if (form && form.isConnected) { form.scrollIntoView({ block: "nearest" }); }
+  });
+
+  function open(card) {
+    var more = card.querySelector("[data-menu]");
+    return more ? openMenu(card, more) : false;
+  }
+
+  window.tasklyBoard = {
+    menu: menu, open: open, reveal: reveal, showBucket: showBucket,
+    onPhone: function () { return phone.matches; }
+  };
 })();

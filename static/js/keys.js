@@ -87,6 +87,8 @@
   function setStatus(card, status, focusNeighbour) {
     var button = $('button[name="status"][value="' + status + '"]', actions(card));
     if (!button || button.disabled) { return; }
+    // On a phone the other buckets are hidden: stay in this one, on the next card.
+    if (window.tasklyBoard && window.tasklyBoard.onPhone()) { focusNeighbour = true; }
     var next = focusNeighbour ? neighbour(card) : null;
     // The moved card briefly exists twice (old place and new bucket): look in the new bucket.
     var moved = { selector: "#list-" + status + " #" + card.id, then: afterRemoval(card) };
@@ -154,12 +156,12 @@
       case "l": case "ArrowRight": stepBucket(1); break;
       case "u": case "z": undoLast(); break;
       default:
-        handled = card ? cardKey(card, key, event.target) : false;
+        handled = card ? cardKey(card, key, event.target, event) : false;
     }
     if (handled) { event.preventDefault(); }
   });
 
-  function cardKey(card, key, target) {
+  function cardKey(card, key, target, event) {
     switch (key) {
       case "Enter":
         if (target !== card) { return false; } // Enter on a button inside the card presses it
@@ -171,6 +173,9 @@
         pending = afterRemoval(card);
         return press($("[data-delete]", actions(card)));
       case "r": return press($('[data-action="remind"]', actions(card)));
+      case ".": case "ContextMenu": // the card's ⋯ menu (also Shift+F10, below)
+        return window.tasklyBoard ? window.tasklyBoard.open(card) : false;
+      case "F10": return event.shiftKey && window.tasklyBoard ? window.tasklyBoard.open(card) : false;
       case "J": pending = stay(card); return press($('button[name="direction"][value="down"]', actions(card)));
       case "K": pending = stay(card); return press($('button[name="direction"][value="up"]', actions(card)));
       default: return false;
@@ -201,9 +206,10 @@
       pending = afterRemoval(card);
     } else if (action === "/status") {
       var status = config.formData && config.formData.get("status");
-      pending = status
+      var onPhone = window.tasklyBoard && window.tasklyBoard.onPhone();
+      pending = status && !onPhone
         ? { selector: "#list-" + status + " #" + card.id, then: afterRemoval(card) }
-        : stay(card);
+        : (status ? afterRemoval(card) : stay(card));
     } else if (config.verb === "get" && (action === "/edit" || action === "/reminders")) {
       // Opening a form: focus its autofocus field (if the task is gone, move on instead).
       pending = { selector: "#" + card.id + " [autofocus]", then: afterRemoval(card) };
