@@ -244,6 +244,7 @@ def main() -> None:
         f"{'tasks':>6} {'endpoint':<10} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
         f" {'non-2xx':>8}"
     )
+    results: dict[tuple[str, int, int], dict] = {}
     try:
         for count in args.tasks:
             cookie, token = sign_up(base)
@@ -261,12 +262,21 @@ def main() -> None:
                     wrk_headers = headers if kind in ("create", "toggle") else headers[:1]
                     asyncio.run(settle(dsn))
                     result = run_wrk(base, script, wrk_headers, connections, args.duration)
+                    results[(kind, connections, count)] = result
                     print(
                         f"{count:>6} {kind:<10} {connections:>4} {result['rps']:>9.0f} "
                         f"{result['p50']:>8.2f} {result['p99']:>8.2f} {result['bad']:>8}"
                         f" {result['errors']}",
                         flush=True,
                     )
+        # Does the cost grow with the task count? Each size against the smallest, same run.
+        first = args.tasks[0]
+        print(f"\nagainst {first} tasks (p50 ratio; 1.00× = cost independent of task count)")
+        for (kind, connections, count), result in results.items():
+            base_result = results.get((kind, connections, first))
+            if count != first and base_result and base_result["p50"]:
+                ratio = result["p50"] / base_result["p50"]
+                print(f"{count:>6} {kind:<10} {connections:>4}  p50 {ratio:.2f}×")
     finally:
         server.terminate()
         server.wait(timeout=20)
