@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,6 +30,10 @@ DEFAULT_NOTIFY_SCHEMES = (
     "tgram", "pover", "discord", "twilio",
 )  # fmt: skip
 MAX_NOTIFY_TIMEOUT = 60.0
+# What push services accept as the VAPID contact (RFC 8292 section 2.1; py_vapid's own check).
+_VAPID_SUBJECT = re.compile(
+    r"mailto:[^@\s]+@(localhost|[\w-]+(\.[\w-]+)+)|https://[\w.-]+(:\d+)?(/\S*)?"
+)
 
 
 class SettingsError(ValueError):
@@ -68,6 +74,8 @@ class Settings:
     notify_schemes: tuple[str, ...] = DEFAULT_NOTIFY_SCHEMES
     notify_allow_private: bool = False
     notify_timeout: float = 10.0
+    vapid_private_key: str | None = field(default=None, repr=False)
+    vapid_subject: str = ""
 
     @property
     def production(self) -> bool:
@@ -82,6 +90,11 @@ class Settings:
     def cookie_secure(self) -> bool:
         """Secure (and `__Host-` prefixed) cookies whenever the site is served over https."""
         return self.production or self.base_url.startswith("https://")
+
+    @property
+    def vapid_contact(self) -> str:
+        """The VAPID ``sub`` claim: VAPID_SUBJECT, else ``mailto:`` + MAIL_FROM's address."""
+        return self.vapid_subject or "mailto:" + parseaddr(self.mail_from)[1]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -135,6 +148,8 @@ class Settings:
             notify_schemes=_schemes(env, "NOTIFY_SCHEMES", defaults.notify_schemes),
             notify_allow_private=_flag(env, "NOTIFY_ALLOW_PRIVATE", False),
             notify_timeout=_float(env, "NOTIFY_TIMEOUT", defaults.notify_timeout),
+            vapid_private_key=env.get("VAPID_PRIVATE_KEY", "").strip() or None,
+            vapid_subject=env.get("VAPID_SUBJECT", "").strip(),
         )
         settings.validate()
         return settings
@@ -183,6 +198,21 @@ class Settings:
             raise SettingsError(
                 f"NOTIFY_TIMEOUT must be more than 0 and at most {MAX_NOTIFY_TIMEOUT:g} seconds"
             )
+        # A derived subject is checked in production only: MAIL_FROM is real there.
+        if (self.vapid_subject or self.production) and not _VAPID_SUBJECT.fullmatch(
+            self.vapid_contact
+        ):
+            raise SettingsError(
+                "VAPID_SUBJECT must be mailto:you@example.com or an https:// URL "
+                "(unset, it is mailto: + MAIL_FROM's address)"
+            )
+        if self.vapid_private_key:
+            from taskly.push import load_private_key
+
+            try:
+                load_private_key(self.vapid_private_key)
+            except ValueError as exc:
+                raise SettingsError(f"VAPID_PRIVATE_KEY {exc}") from None
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SettingsError(

@@ -1,0 +1,1 @@
+"""Real servers the tests talk to (push service, TLS authority)."""
