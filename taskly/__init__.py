@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     from taskly.account.delete import blueprint as delete
     from taskly.account.devices import blueprint as devices
     from taskly.account.email import blueprint as email
+    from taskly.account.notifications import blueprint as notifications
     from taskly.account.profile import blueprint as profile
     from taskly.account.recovery import blueprint as recovery
     from taskly.account.routes import blueprint as account
@@ -120,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     for blueprint in (
         *(core, auth, verify, recovery),
-        *(account, profile, email, devices, data, delete),
+        *(account, profile, email, devices, notifications, data, delete),
         *(tasks, reminders),
     ):
         app.register_blueprint(blueprint)

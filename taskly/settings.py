@@ -76,6 +76,7 @@ class Settings:
     notify_timeout: float = 10.0
     vapid_private_key: str | None = field(default=None, repr=False)
     vapid_subject: str = ""
+    notify_ca_file: str | None = None  # extra CA bundle for services behind a private CA
 
     @property
     def production(self) -> bool:
@@ -150,6 +151,7 @@ class Settings:
             notify_timeout=_float(env, "NOTIFY_TIMEOUT", defaults.notify_timeout),
             vapid_private_key=env.get("VAPID_PRIVATE_KEY", "").strip() or None,
             vapid_subject=env.get("VAPID_SUBJECT", "").strip(),
+            notify_ca_file=env.get("NOTIFY_CA_FILE", "").strip() or None,
         )
         settings.validate()
         return settings
@@ -213,6 +215,8 @@ class Settings:
                 load_private_key(self.vapid_private_key)
             except ValueError as exc:
                 raise SettingsError(f"VAPID_PRIVATE_KEY {exc}") from None
+        if self.notify_ca_file and not Path(self.notify_ca_file).is_file():
+            raise SettingsError("NOTIFY_CA_FILE must name a readable PEM file of CA certificates")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SettingsError(

@@ -19,3 +19,65 @@
     })
     .catch(function () { /* no worker: nothing is cached, nothing breaks */ });
 })();
+
+// Settings → Notifications: "Notify this device" asks for permission, subscribes this browser
+// to its push service with Taskly's VAPID key, and posts the subscription as a plain form (the
+// server checks the push service's address before keeping it). Every way it can fail says so.
+(function () {
+  "use strict";
+  var form = document.querySelector("[data-push-form]");
+  if (!form) { return; }
+  var button = form.querySelector("[data-push-subscribe]");
+  var status = form.querySelector("[data-push-status]");
+  function say(text) { status.textContent = text; }
+  function key(base64url) {
+    var text = atob(base64url.replace(/-/g, "+").replace(/_/g, "/") + "==".slice(0, (4 - base64url.length % 4) % 4));
+    return Uint8Array.from(text, function (c) { return c.charCodeAt(0); });
+  }
+  var supported = "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+  if (!supported) {
+    button.disabled = true;
+    say("This browser cannot show notifications from websites. On an iPhone or iPad, add Taskly to the Home Screen and open it from there.");
+    return;
+  }
+  if (Notification.permission === "denied") {
+    say("Notifications are blocked for Taskly in this browser. Allow them in the site's settings (the icon beside the address), then press the button again.");
+  } else {
+    navigator.serviceWorker.ready
+      .then(function (registration) { return registration.pushManager.getSubscription(); })
+      .then(function (subscription) { if (subscription) { say("This browser is subscribed."); } })
+      .catch(function () { /* unknown: the button still tries */ });
+  }
+  button.addEventListener("click", function () {
+    button.disabled = true;
+    say("Asking this browser for permission…");
+    Promise.resolve(Notification.requestPermission())
+      .then(function (permission) {
+        if (permission !== "granted") {
+          throw new Error(permission === "denied"
+            ? "Notifications are blocked for Taskly in this browser. Allow them in the site's settings (the icon beside the address), then press the button again."
+            : "Permission was not given, so nothing changed. Press the button again to be asked once more.");
+        }
+        say("Subscribing this browser…");
+        return navigator.serviceWorker.ready.then(function (registration) {
+          return registration.pushManager.subscribe({
+            userVisibleOnly: true, applicationServerKey: key(form.dataset.serverKey)
+          }).catch(function (error) {
+            throw new Error("This browser could not reach its push service (" + (error && error.message || "no reason given") + "). Check the connection and try again.");
+          });
+        });
+      })
+      .then(function (subscription) {
+        var data = subscription.toJSON();
+        form.elements.endpoint.value = data.endpoint;
+        form.elements.p256dh.value = data.keys.p256dh;
+        form.elements.auth.value = data.keys.auth;
+        say("Saving…");
+        form.submit();
+      })
+      .catch(function (error) {
+        button.disabled = false;
+        say(error.message);
+      });
+  });
+})();

@@ -92,6 +92,29 @@ self.addEventListener("message", function (event) {
   }
 });
 
-// Notifications (issue #12, next slice): the `push` listener (show the reminder) and the
-// `notificationclick` listener (Done / Snooze through the signed action links, or open the
-// task) go here, beside the listeners above; none of them touches the fetch handling.
+// Web Push (issue #12): a reminder or a test arrives as JSON {title, body, url, tag}; the
+// notification opens `url` (a path on this site) when tapped. Still to come with reminders by
+// push: Done / Snooze actions posting to the signed single-use links the reminder mail uses.
+// None of this touches the fetch handling above.
+self.addEventListener("push", function (event) {
+  var message = {};
+  try { message = event.data ? event.data.json() : {}; } catch (e) { message = {}; }
+  var title = typeof message.title === "string" && message.title ? message.title : "Taskly";
+  event.waitUntil(self.registration.showNotification(title, {
+    body: typeof message.body === "string" ? message.body : "",
+    tag: typeof message.tag === "string" ? message.tag : undefined,
+    icon: "/static/icons/icon-192.png",
+    data: { url: typeof message.url === "string" && message.url.charAt(0) === "/" ? message.url : "/" }
+  }));
+});
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  var url = new URL(event.notification.data && event.notification.data.url || "/", self.location.origin).href;
+  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
+    for (var i = 0; i < windows.length; i++) {
+      if (windows[i].url === url && "focus" in windows[i]) { return windows[i].focus(); }
+    }
+    return self.clients.openWindow(url);
+  }));
+});
