@@ -37,8 +37,9 @@ async def _connect(settings: Settings, dsn: str) -> asyncpg.Connection:
 
 
 async def _prepare_database(settings: Settings, dsn: str, *, apply: bool) -> list[str]:
-    """Apply pending migrations (apply=True) or check that none are pending."""
-    conn = await _connect(settings, dsn)
+    """Apply pending migrations (apply=True) or check that none are pending, over
+    DATABASE_DIRECT_URL when set: migrations hold a session-level advisory lock."""
+    conn = await _connect(settings, settings.database_direct_url or dsn)
     try:
         if apply:
             return await migrate(conn)

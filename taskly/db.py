@@ -15,7 +15,7 @@ from quart import current_app, g
 from werkzeug.exceptions import TooManyRequests
 
 from taskly.resources import QUERIES
-from taskly.settings import Settings
+from taskly.settings import Settings, SettingsError
 
 # Every named query in sql/queries, e.g. `queries.select_user_by_email(conn, email=...)`.
 queries: Any = aiosql.from_path(QUERIES, "asyncpg")
@@ -37,7 +37,16 @@ def describe_dsn(dsn: str) -> str:
 
 
 async def create_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
-    """Open the pool, failing within `db_connect_timeout` if the server is unreachable."""
+    """Open the pool, failing within `db_connect_timeout` if the server is unreachable.
+
+    With DB_PGBOUNCER the pool works through a transaction-pooling PgBouncer, where each
+    transaction (or statement outside one) may run on another server connection, so nothing
+    may outlive it there. asyncpg's cached, named prepared statements would: the cache is off,
+    and asyncpg then parses each statement again in the message batch that runs it. The
+    startup parameters below are ones PgBouncer tracks per client and sets on whichever server
+    connection it lends; nothing else is session state (see `_keep_session`). Without
+    DB_PGBOUNCER, a transaction-pooling proxy is detected here and refused.
+    """
     try:
         pool: asyncpg.Pool = await asyncpg.create_pool(
             dsn,
@@ -48,18 +57,51 @@ async def create_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
             max_inactive_connection_lifetime=300,
             server_settings={"application_name": "taskly", "timezone": "UTC"},
             reset=_keep_session,
+            **({"statement_cache_size": 0} if settings.db_pgbouncer else {}),
         )
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
+    if not settings.db_pgbouncer:
+        try:
+            pooled = await shares_server_sessions(pool)
+        except BaseException:
+            await pool.close()
+            raise
+        if pooled:
+            await pool.close()
+            raise SettingsError(
+                f"{describe_dsn(dsn)} reaches PostgreSQL through transaction pooling (two "
+                "connections shared one server session), which breaks prepared statements: "
+                "set DB_PGBOUNCER=true"
+            )
     return pool
+
+
+async def shares_server_sessions(pool: asyncpg.Pool) -> bool:
+    """Whether two of the pool's connections, used one after the other, reach the same server
+    session: a transaction- (or statement-) pooling PgBouncer lends the idle server connection
+    to the next client. Two open connections to PostgreSQL itself, or through session pooling,
+    are always two backends, so a True is never wrong; a busy bouncer may lend the second
+    client another server connection, so a False is not proof."""
+    if pool.get_max_size() < 2:
+        return False
+    async with pool.acquire() as first, pool.acquire() as second:
+        try:
+            one = await queries.backend_pid(first)
+            two = await queries.backend_pid(second)
+        except (asyncpg.InvalidSQLStatementNameError, asyncpg.DuplicatePreparedStatementError):
+            return True  # a named prepared statement was lost between server connections
+    return bool(one == two)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Skip asyncpg's per-release `RESET ALL; UNLISTEN *; ...` round trip.
 
-    Taskly never changes session state on pooled connections (no SET, LISTEN, advisory locks or
-    open cursors; migrations use their own connection), and asyncpg still rolls back any open
-    transaction before this runs. That saves one round trip on every request.
+    Taskly never changes session state on pooled connections (no SET, LISTEN, advisory locks,
+    temporary tables or open cursors; migrations use their own connection, to
+    DATABASE_DIRECT_URL), and asyncpg still rolls back any open transaction before this runs.
+    That saves one round trip on every request, and is what makes the pool safe behind a
+    transaction-pooling PgBouncer: nothing is left on a server connection for the next client.
     """
 
 

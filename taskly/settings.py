@@ -44,6 +44,7 @@ class SettingsError(ValueError):
 class Settings:
     env: str = "development"
     database_url: str | None = None
+    database_direct_url: str | None = None
     data_dir: Path = DEFAULT_DATA_DIR
     secret_key: str = DEV_SECRET_KEY
     base_url: str = "http://127.0.0.1:8000"
@@ -56,6 +57,7 @@ class Settings:
     db_acquire_timeout: float = 5.0
     db_command_timeout: float = 10.0
     db_connect_timeout: float = 5.0
+    db_pgbouncer: bool = False
     session_idle_timeout: int = 14 * 24 * 3600
     session_absolute_timeout: int = 30 * 24 * 3600
     max_body_bytes: int = 1024 * 1024
@@ -117,6 +119,7 @@ class Settings:
         settings = cls(
             env=name,
             database_url=env.get("DATABASE_URL") or None,
+            database_direct_url=env.get("DATABASE_DIRECT_URL") or None,
             data_dir=Path(data_dir).expanduser(),
             secret_key=secret_key,
             base_url=env.get("BASE_URL", defaults.base_url).rstrip("/"),
@@ -129,6 +132,7 @@ class Settings:
             db_acquire_timeout=_float(env, "DB_ACQUIRE_TIMEOUT", defaults.db_acquire_timeout),
             db_command_timeout=_float(env, "DB_COMMAND_TIMEOUT", defaults.db_command_timeout),
             db_connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", defaults.db_connect_timeout),
+            db_pgbouncer=_flag(env, "DB_PGBOUNCER", False),
             session_idle_timeout=_int(env, "SESSION_IDLE_TIMEOUT", defaults.session_idle_timeout),
             session_absolute_timeout=_int(
                 env, "SESSION_ABSOLUTE_TIMEOUT", defaults.session_absolute_timeout
@@ -162,6 +166,13 @@ class Settings:
             raise SettingsError("LOG_FORMAT must be 'text' or 'json'")
         if not 1 <= self.db_pool_min <= self.db_pool_max:
             raise SettingsError("DB_POOL_MIN must be at least 1 and at most DB_POOL_MAX")
+        if self.db_pgbouncer and not self.database_direct_url:
+            # Migrations hold a session-level advisory lock across statements; through
+            # transaction pooling it would stay on whichever server connection took it.
+            raise SettingsError(
+                "DB_PGBOUNCER=true needs DATABASE_DIRECT_URL: a DSN that reaches PostgreSQL "
+                "itself (or a session-mode pool), for migrations"
+            )
         if self.session_idle_timeout <= 0 or self.session_absolute_timeout <= 0:
             raise SettingsError(
                 "SESSION_IDLE_TIMEOUT and SESSION_ABSOLUTE_TIMEOUT must be positive"
