@@ -130,6 +130,8 @@ def create_app(settings: Settings | None = None) -> Quart:
 
         app.register_blueprint(devmail)
 
+    from taskly.push import vapid_keys
+
     @app.before_serving
     async def open_pool() -> None:
         if not settings.database_url:
@@ -138,6 +140,10 @@ def create_app(settings: Settings | None = None) -> Quart:
         try:
             async with pool.acquire() as conn:
                 pending = await pending_migrations(conn)
+                if not pending:
+                    # The Web Push key pair is made on the first start (every instance finds
+                    # the same one), so no page has to write it on a GET.
+                    await vapid_keys(conn, settings)
         except BaseException:
             await pool.close()
             raise
