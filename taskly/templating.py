@@ -135,6 +135,20 @@ def linkify(text: str) -> Markup:
     return Markup("".join(parts))  # noqa: S704 - every piece is escaped
 
 
+def highlight(text: str, term: str | None) -> Markup | str:
+    """The text, escaped, with each case-insensitive occurrence of the search `term` in
+    <mark> (the board while searching); the plain text when there is no term."""
+    if not term:
+        return text
+    pieces = re.split(f"({re.escape(term)})", text, flags=re.IGNORECASE)
+    return Markup(  # noqa: S704 - every piece is escaped
+        "".join(
+            f"<mark>{escape(piece)}</mark>" if i % 2 else str(escape(piece))
+            for i, piece in enumerate(pieces)
+        )
+    )
+
+
 @lru_cache(maxsize=64)
 def _digest(path: Path, _modified_ns: int) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
@@ -164,5 +178,6 @@ def init_app(app: Quart) -> None:
         duration=duration,
         age=age,
         linkify=linkify,
+        highlight=highlight,
         from_json=json.loads,
     )

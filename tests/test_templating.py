@@ -44,3 +44,15 @@ def test_markup_in_notes_is_text():
     html = str(linkify('<script>alert(1)</script> https://e.com/"><b>'))
     assert "<script>" not in html and "<b>" not in html
     assert links(html) == ["https://e.com/"]
+
+
+def test_highlight_marks_the_search_term_and_escapes_everything_else():
+    from taskly.templating import highlight
+
+    assert highlight("Plain", "") == "Plain"
+    assert str(highlight("Pear tart and PEARS", "pear")) == (
+        "<mark>Pear</mark> tart and <mark>PEAR</mark>S"
+    )
+    marked = str(highlight("<b>50%</b> off", "50%"))
+    assert marked == "&lt;b&gt;<mark>50%</mark>&lt;/b&gt; off"
+    assert str(highlight("a.b", ".")) == "a<mark>.</mark>b"  # the term is text, not a pattern

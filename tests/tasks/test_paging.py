@@ -71,6 +71,7 @@ async def test_searching_counts_say_how_many_match_of_all(user, db):
     assert '<span id="count-todo" class="bucket__count">3 of 15<' in html
     assert '<span id="count-done" class="bucket__count">4 of 4<' in html
     assert '<span id="tab-count-todo" class="bucket-tab__count">3 of 15<' in html
+    assert ">apple 1<" not in html and "<mark>pear</mark> 1</a>" in html  # matches marked
     # An action from the searched page sends the counts the same way.
     task_id = await db.fetchval("SELECT id FROM tasks WHERE title = 'pear 1' AND status = 'todo'")
     answer = await post(user, f"/tasks/{task_id}/status", {"status": "done"}, True, "/?q=pear")
