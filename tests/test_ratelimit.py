@@ -3,9 +3,20 @@ address is never taken from a header the client controls unless a trusted proxy 
 
 from __future__ import annotations
 
+import time
+
 from tests.helpers import PASSWORD, page_token, sign_up
 
 ATTACKER = {"client": ("198.51.100.7", 40000)}
+ADDRESS_LIMIT, ADDRESS_PERIOD = 30, 15 * 60  # per address, per 15 minutes (GCRA)
+
+
+def allowance(started: float) -> int:
+    """Attempts one address may make since `started`: the burst, plus one slot refilled every
+    PERIOD/LIMIT seconds (30 s). On a busy machine 31 argon2-checked attempts can take longer
+    than that, and then the 31st is rightly allowed: the test asks the limiter's arithmetic,
+    not the machine's speed."""
+    return ADDRESS_LIMIT + int((time.monotonic() - started) // (ADDRESS_PERIOD / ADDRESS_LIMIT))
 
 
 async def attempt(client, email: str, headers=None, scope=ATTACKER):
@@ -45,13 +56,15 @@ async def test_login_per_account_limit_trips_with_a_readable_page(client, app):
 
 
 async def test_rotating_x_forwarded_for_does_not_bypass_the_address_limit(client):
-    statuses = []
-    for i in range(31):
+    statuses: list[int] = []
+    started = time.monotonic()
+    while 429 not in statuses and len(statuses) < 60:
+        i = len(statuses)
         headers = {"X-Forwarded-For": f"10.0.{i}.1", "Fly-Client-IP": f"10.1.{i}.1"}
         response = await attempt(client, f"user{i}@example.com", headers=headers)
         statuses.append(response.status_code)
-    assert statuses[:30] == [422] * 30
-    assert statuses[30] == 429
+    assert statuses[:ADDRESS_LIMIT] == [422] * ADDRESS_LIMIT  # the burst, whatever the headers
+    assert statuses[-1] == 429 and len(statuses) <= allowance(started) + 1
 
 
 async def test_trusted_proxy_header_separates_clients(make_app):
@@ -62,13 +75,14 @@ async def test_trusted_proxy_header_separates_clients(make_app):
         headers = {"Fly-Client-IP": f"203.0.113.{i}"}
         response = await attempt(client, f"user{i}@example.com", headers=headers)
         assert response.status_code == 422
-    same = [
-        (
-            await attempt(client, f"x{i}@example.com", headers={"Fly-Client-IP": "203.0.113.200"})
-        ).status_code
-        for i in range(31)
-    ]
-    assert same[-1] == 429
+    same: list[int] = []
+    started = time.monotonic()
+    while 429 not in same and len(same) < 60:
+        headers = {"Fly-Client-IP": "203.0.113.200"}
+        response = await attempt(client, f"x{len(same)}@example.com", headers=headers)
+        same.append(response.status_code)
+    assert same[:ADDRESS_LIMIT] == [422] * ADDRESS_LIMIT
+    assert same[-1] == 429 and len(same) <= allowance(started) + 1
 
 
 async def test_showing_the_form_is_not_limited(client):
