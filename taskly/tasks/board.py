@@ -26,7 +26,6 @@ class Board(dict[str, list[Task]]):
     def __init__(self) -> None:
         super().__init__({name: [] for name in STATUSES})
         self.more: dict[str, bool] = dict.fromkeys(STATUSES, False)
-        self.matches: dict[str, int] | None = None  # set while searching
 
     def next_after(self, status: str) -> str:
         """The keyset cursor of the bucket's next page ("position:id")."""
@@ -94,8 +93,6 @@ async def select_board(
                 bucket.append(Task.from_row(row))
             else:
                 board.more[row["status"]] = True
-    if search:
-        board.matches = await count_matches(conn, user_id, zone, search)
     return board
 
 
