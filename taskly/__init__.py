@@ -130,7 +130,10 @@ def create_app(settings: Settings | None = None) -> Quart:
 
         app.register_blueprint(devmail)
 
+    from taskly.live.stream import init_app as init_live
     from taskly.push import vapid_keys
+
+    init_live(app, settings)
 
     @app.before_serving
     async def open_pool() -> None:

@@ -283,4 +283,13 @@
   });
 
   document.addEventListener("htmx:sendError", function () { pending = null; });
+
+  // For the live board (live.js): where focus goes when a card leaves, and going there.
+  window.tasklyKeys = {
+    afterRemoval: afterRemoval,
+    land: function (want) {
+      var target = resolve(want, true);
+      if (target && target.classList.contains("task-card")) { focusCard(target); } else if (target) { target.focus(); }
+    }
+  };
 })();

@@ -42,6 +42,7 @@ class User:
     mail_used_today: int = 0  # only the session query fills it in
     avatar_digest: str | None = None
     locale: str = DEFAULT_LOCALE  # dates' format (taskly.dates): a tag Babel knows
+    change_seq: int = 0  # the live board's last change number (only the session query)
 
     @property
     def initials(self) -> str:
@@ -59,6 +60,7 @@ class User:
             row.get("mail_used_today", 0),
             row.get("avatar_digest"),
             row["locale"],
+            row.get("change_seq", 0),
         )
 
 

@@ -29,5 +29,6 @@ async def sweep(pool: asyncpg.Pool, settings: Settings) -> None:
             await queries.delete_old_account_tokens(conn)
             await queries.delete_old_pending_imports(conn)
             await queries.delete_old_mail_budget(conn)
+            await queries.delete_old_live_changes(conn)
     except Exception:
         log.exception("housekeeping failed; the next run retries")

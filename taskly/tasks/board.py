@@ -185,3 +185,19 @@ async def _already_there(
         conn, user_id=user_id, status=old["status"], position=old["position"], id=old["id"]
     )
     return bool(previous == after_id)
+
+
+async def select_cards(
+    conn: asyncpg.Connection, user_id: int, zone: str, search: Search, ids: list[int]
+) -> list[Task]:
+    """The cards among `ids` the board shows under `search`, in board order (the live board
+    sends changed cards with these; an id missing here leaves the page)."""
+    rows = queries.select_live_cards(
+        conn,
+        user_id=user_id,
+        ids=ids,
+        search=search_pattern(search.text),
+        filter=search.filter,
+        **_window(zone),
+    )
+    return [Task.from_row(row) async for row in rows]

@@ -1,0 +1,110 @@
+-- The live board (issue #13): every committed change to a user's tasks (or to the reminders a
+-- card shows) gets the next number of that user's change sequence, is logged for catch-up, and
+-- is announced with NOTIFY. Each Taskly process LISTENs on one connection and tells the
+-- browsers it streams to; a browser that reconnects asks for what changed since the last
+-- number it saw (Last-Event-ID).
+--
+-- The numbers are given at COMMIT (deferred constraint triggers), under the lock of the user's
+-- row, so one user's numbers follow commit order: a browser that has seen number n has seen
+-- every change numbered below n. Taking that lock only at commit, when the transaction has
+-- nothing else left to wait for, adds no lock-order deadlock with the row locks actions take.
+-- NOTIFY payloads carry ids, never content: "<user id> <seq> <task id>".
+
+ALTER TABLE users ADD COLUMN change_seq bigint NOT NULL DEFAULT 0;
+
+-- What each numbered change touched: the task ids, or task id 0 when one transaction changed
+-- more than 100 of the user's tasks (an import, a bucket renumbered): then browsers reload the
+-- board instead of fetching cards one by one. Pruned after a day by the housekeeping sweep; a
+-- browser asking for numbers no longer here reloads the board.
+CREATE TABLE live_changes (
+    user_id    bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    seq        bigint NOT NULL,
+    task_id    bigint NOT NULL,
+    changed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, seq, task_id)
+);
+
+CREATE FUNCTION live_note(row_user bigint, row_task bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    setting text;
+    number  bigint;
+    touched integer;
+BEGIN
+    -- One number per user per transaction, kept in a transaction-local setting with the count
+    -- of tasks announced under it.
+    setting := current_setting('taskly.live_' || row_user, true);
+    IF setting IS NULL OR setting = '' THEN
+        UPDATE users SET change_seq = change_seq + 1 WHERE id = row_user
+        RETURNING change_seq INTO number;
+        IF NOT FOUND THEN
+            RETURN;  -- the account itself is being deleted
+        END IF;
+        touched := 0;
+    ELSE
+        number := split_part(setting, ' ', 1)::bigint;
+        touched := split_part(setting, ' ', 2)::integer;
+    END IF;
+    touched := touched + 1;
+    PERFORM set_config('taskly.live_' || row_user, number || ' ' || touched, true);
+    IF touched <= 100 THEN
+        INSERT INTO live_changes (user_id, seq, task_id) VALUES (row_user, number, row_task)
+        ON CONFLICT DO NOTHING;
+        PERFORM pg_notify('taskly_live', row_user || ' ' || number || ' ' || row_task);
+    ELSIF touched = 101 THEN
+        INSERT INTO live_changes (user_id, seq, task_id) VALUES (row_user, number, 0)
+        ON CONFLICT DO NOTHING;
+        PERFORM pg_notify('taskly_live', row_user || ' ' || number || ' 0');
+    END IF;
+END
+$$;
+
+CREATE FUNCTION live_task_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM live_note(OLD.user_id, OLD.id);
+    ELSE
+        PERFORM live_note(NEW.user_id, NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION live_reminder_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM live_note(OLD.user_id, OLD.task_id);
+    ELSE
+        PERFORM live_note(NEW.user_id, NEW.task_id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER live_tasks_insert AFTER INSERT OR DELETE ON tasks
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION live_task_changed();
+CREATE CONSTRAINT TRIGGER live_tasks_update AFTER UPDATE ON tasks
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION live_task_changed();
+-- A card shows its next reminder and a failed one; the engine's claims and leases do not count.
+CREATE CONSTRAINT TRIGGER live_reminders_insert AFTER INSERT OR DELETE ON reminders
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION live_reminder_changed();
+CREATE CONSTRAINT TRIGGER live_reminders_update AFTER UPDATE ON reminders
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (OLD.next_fire_at IS DISTINCT FROM NEW.next_fire_at
+          OR OLD.state IS DISTINCT FROM NEW.state
+          OR OLD.last_error IS DISTINCT FROM NEW.last_error)
+    EXECUTE FUNCTION live_reminder_changed();
+
+-- A session that ends (logout, "sign out other devices", a password change, expiry, account
+-- deletion) is announced, so its live streams close at once on every instance; the same
+-- message is what any per-process session cache drops its entry on.
+CREATE FUNCTION live_sessions_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('taskly_sessions', encode(token_hash, 'hex')) FROM old_rows;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER live_sessions_ended AFTER DELETE ON sessions
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION live_sessions_ended();

@@ -1,0 +1,209 @@
+// The live board: keeps this board in step with every other tab and device (issue #13).
+// Plain EventSource, not the htmx SSE extension: an event here is not one swap but a set of
+// cards to place by bucket and position, around what the user is doing (a card being edited is
+// left alone, focus follows keys.js's rules), which needs the keyboard layer's help anyway.
+// CSP-clean: no inline code, no eval.
+(function () {
+  "use strict";
+
+  var source = null;
+  var url = null;
+  var seen = null; // the last change number received
+  var queue = []; // events waiting for this tab's own requests to settle
+  var busy = 0;
+  var retry = 0;
+  var downTimer = null;
+
+  function $(selector, root) { return (root || document).querySelector(selector); }
+  function status(message) {
+    var box = document.getElementById("live-status");
+    if (!box) { return; }
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+  function announce(message) {
+    var region = document.getElementById("announce");
+    if (region) { region.textContent = message; }
+  }
+
+  // ---- placing one card ----------------------------------------------------------------
+
+  function key(card) { return [parseFloat(card.dataset.position), parseInt(card.id.slice(5), 10)]; }
+  function before(a, b) { return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]); }
+  function same(a, b) {
+    return a.dataset.status === b.dataset.status && a.dataset.position === b.dataset.position &&
+      a.dataset.version === b.dataset.version && a.textContent === b.textContent;
+  }
+
+  // Where `card` goes in its bucket's list: before the first card after it. Past the last card
+  // this page has loaded (the "Show more" link's cursor) it is left to that next page, which
+  // then brings it once: null.
+  function slot(card) {
+    var list = document.getElementById("list-" + card.dataset.status);
+    if (!list) { return null; }
+    var mine = key(card);
+    var more = $(":scope > .bucket__more", list);
+    if (more) {
+      var cursor = (/[?&]after=([^&]*)/.exec($("[data-more]", more).getAttribute("href")) || [])[1];
+      var parts = decodeURIComponent(cursor || "").split(":");
+      if (parts.length === 2 && before([parseFloat(parts[0]), parseInt(parts[1], 10)], mine)) { return null; }
+    }
+    var cards = list.querySelectorAll(":scope > .task-card");
+    for (var i = 0; i < cards.length; i++) {
+      if (cards[i].id !== card.id && before(mine, key(cards[i]))) { return { list: list, next: cards[i] }; }
+    }
+    return { list: list, next: more };
+  }
+
+  function notice(existing, deleted) {
+    if ($(".live-notice", existing)) { return; }
+    var box = document.createElement("p");
+    box.className = "live-notice";
+    box.setAttribute("role", "status");
+    box.textContent = deleted ? "Deleted elsewhere: copy what you typed if you need it." : "Changed elsewhere. ";
+    if (!deleted) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn--small";
+      button.textContent = "Reload card";
+      button.addEventListener("click", function () {
+        window.htmx.ajax("GET", "/tasks/" + existing.id.slice(5), { target: existing, swap: "outerHTML" });
+      });
+      box.appendChild(button);
+    }
+    var form = $("form", existing) || existing;
+    form.insertBefore(box, form.firstChild);
+  }
+
+  // One card from an event: replaced, moved, added or removed. Returns whether anything
+  // changed, and where focus must go if the focused card left its place.
+  function apply(id, incoming, result) {
+    var existing = document.getElementById("task-" + id);
+    if (existing && existing.classList.contains("task-card--editing")) {
+      notice(existing, !incoming);
+      result.changed++;
+      return;
+    }
+    if (existing && incoming && same(existing, incoming)) { return; } // e.g. this tab's own change
+    var where = incoming ? slot(incoming) : null;
+    var focused = existing && existing.contains(document.activeElement);
+    var stays = existing && where && existing.dataset.status === incoming.dataset.status &&
+      where.next === existing.nextElementSibling;
+    if (focused && !stays) { result.focus = window.tasklyKeys.afterRemoval(existing); }
+    if (!existing && !where) { return; }
+    result.changed++;
+    if (existing) { existing.remove(); }
+    if (!where) { return; }
+    where.list.insertBefore(incoming, where.next);
+    window.htmx.process(incoming);
+    if (focused && stays) { incoming.focus({ preventScroll: true }); }
+  }
+
+  function handle(event) {
+    var holder = document.createElement("template");
+    holder.innerHTML = event.data;
+    var result = { changed: 0, focus: null };
+    holder.content.querySelectorAll("template[data-live-card]").forEach(function (t) {
+      apply(t.dataset.liveCard, t.content.querySelector(".task-card"), result);
+      t.remove();
+    });
+    // Counts and stats, out of band, as any htmx response carries them.
+    window.htmx.swap(document.body, holder.innerHTML, { swapStyle: "none" });
+    if (result.focus) { window.tasklyKeys.land(result.focus); }
+    if (result.changed) {
+      announce(result.changed === 1 ? "A task changed elsewhere." : result.changed + " tasks changed elsewhere.");
+    }
+  }
+
+  function refetch() {
+    var active = document.activeElement && document.activeElement.closest(".task-card");
+    var focusId = active ? active.id : null;
+    window.htmx.ajax("GET", window.location.pathname + window.location.search, { target: "#board", swap: "outerHTML" })
+      .then(function () {
+        var card = focusId && document.getElementById(focusId);
+        if (card) { card.focus({ preventScroll: true }); }
+      });
+  }
+
+  // ---- waiting for this tab's own requests ----------------------------------------------
+
+  function dragging() { return !!$(".sortable-chosen"); }
+  function drain() {
+    if (busy > 0 || dragging()) { return; }
+    var events = queue;
+    queue = [];
+    events.forEach(function (event) { if (event.type === "refetch") { refetch(); } else { handle(event); } });
+  }
+  function receive(event) {
+    seen = event.lastEventId || seen;
+    queue.push(event);
+    drain();
+  }
+  document.addEventListener("htmx:beforeRequest", function () { busy++; });
+  document.addEventListener("htmx:afterRequest", function () {
+    // The swap is done; let the settle (and keys.js's focus) finish first.
+    window.setTimeout(function () { busy = Math.max(0, busy - 1); drain(); }, 40);
+  });
+  document.addEventListener("pointerup", function () { window.setTimeout(drain, 60); });
+
+  // ---- the connection --------------------------------------------------------------------
+
+  function streamUrl(board) {
+    var base = board.dataset.live;
+    if (seen === null) { return base; }
+    return base.replace(/([?&])since=\d*/, "$1since=" + seen);
+  }
+
+  function close() {
+    if (source) { source.close(); source = null; }
+  }
+
+  function open(board) {
+    close();
+    url = board.dataset.live;
+    source = new EventSource(streamUrl(board));
+    source.addEventListener("open", function () {
+      retry = 0;
+      window.clearTimeout(downTimer);
+      status("");
+    });
+    source.addEventListener("change", receive);
+    source.addEventListener("refetch", receive);
+    source.addEventListener("logout", function () {
+      close();
+      status("You were logged out. Reload the page to log in again.");
+    });
+    source.addEventListener("error", function () {
+      // Offline, or the server restarting: the browser reconnects by itself (with
+      // Last-Event-ID); a refusal (a closed source) is retried here, more slowly each time.
+      window.clearTimeout(downTimer);
+      downTimer = window.setTimeout(function () {
+        status("Live updates paused: reconnecting…");
+      }, 2500);
+      if (source && source.readyState === EventSource.CLOSED) {
+        retry = Math.min(retry + 1, 6);
+        var again = board;
+        window.setTimeout(function () { if (again.isConnected && !source) { open(again); } }, 1000 * Math.pow(2, retry));
+        source = null;
+      }
+    });
+  }
+
+  function start() {
+    var board = document.getElementById("board");
+    if (!board || !board.dataset.live || !window.EventSource) { return; }
+    // A new board (a search, a refetch) with another search: a new stream for it.
+    if (!source || board.dataset.live.split("?")[1].replace(/since=\d*&?/, "") !==
+        (url || "").split("?")[1].replace(/since=\d*&?/, "")) {
+      if (source || url) { seen = null; }
+      open(board);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail && event.detail.elt && event.detail.elt.id === "board") { start(); }
+  });
+  window.addEventListener("pagehide", close);
+  window.addEventListener("pageshow", function (event) { if (event.persisted) { start(); } });
+})();
