@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 from quart import (
     Blueprint,
@@ -34,7 +35,7 @@ from quart import (
 from quart.typing import ResponseReturnValue
 
 from taskly.auth.model import token_hash
-from taskly.db import connection, queries
+from taskly.db import current_pool, queries
 from taskly.live.hub import Full, Hub, Listener, Stream
 from taskly.settings import Settings
 from taskly.tasks.board import select_cards
@@ -69,9 +70,15 @@ def _event(kind: str, body: str = "", seq: int | None = None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def _pooled() -> Any:
+    """A pooled connection for one step, given back at once: a stream lives for hours, and
+    must not keep the request's connection (taskly.db.connection) all that time."""
+    return current_pool().acquire(timeout=settings().db_acquire_timeout)
+
+
 async def _changes(stream: Stream) -> str | None:
     """What changed after `stream.seen`, as one event (or None), advancing `seen`."""
-    async with connection() as conn:
+    async with _pooled() as conn:
         rows = [
             r
             async for r in queries.select_live_changes(
@@ -100,12 +107,12 @@ async def _changes(stream: Stream) -> str | None:
     return _event("change", body, current)
 
 
-async def _session_ends() -> datetime | None:
+async def _session_ends(token: bytes) -> datetime | None:
     config = settings()
-    async with connection() as conn:
+    async with _pooled() as conn:
         ends: datetime | None = await queries.select_session_expiry(
             conn,
-            token_hash=token_hash(g.session_token),
+            token_hash=token,
             idle_seconds=float(config.session_idle_timeout),
             absolute_seconds=float(config.session_absolute_timeout),
         )
@@ -124,20 +131,23 @@ async def live() -> ResponseReturnValue:
     except Full as full:
         why = "too many open boards" if full.per_user else "too busy"
         abort(429 if full.per_user else 503, f"Live updates are paused: {why}.")
-    ends = await _session_ends()
+    ends = await _session_ends(stream.token_hash)
     if ends is None:
         hub().remove(stream)
         abort(401)
 
+    user = g.user
+
     @stream_with_context
     async def events() -> AsyncIterator[str]:
         nonlocal ends
+        g.user = user  # the app context is not carried into the stream; the board's helpers read it
         try:
             yield f"retry: {RETRY_MS}\n\n"
             while True:
                 if stream.check_session:
                     stream.check_session = False
-                    ends = await _session_ends()
+                    ends = await _session_ends(stream.token_hash)
                 if ends is None or stream.ended == "logout":
                     yield _event("logout")
                     return
