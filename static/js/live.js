@@ -139,10 +139,14 @@
     queue.push(event);
     drain();
   }
-  document.addEventListener("htmx:beforeRequest", function () { busy++; });
-  document.addEventListener("htmx:afterRequest", function () {
-    // The swap is done; let the settle (and keys.js's focus) finish first.
-    window.setTimeout(function () { busy = Math.max(0, busy - 1); drain(); }, 40);
+  // Counted from the XHR itself: loadend follows every request that was sent (answered,
+  // failed or aborted), after htmx has swapped; the delay lets the settle (and keys.js's
+  // focus) finish first.
+  document.addEventListener("htmx:beforeSend", function (event) {
+    busy++;
+    event.detail.xhr.addEventListener("loadend", function () {
+      window.setTimeout(function () { busy = Math.max(0, busy - 1); drain(); }, 40);
+    });
   });
   document.addEventListener("pointerup", function () { window.setTimeout(drain, 60); });
 
@@ -165,6 +169,7 @@
     source.addEventListener("open", function () {
       retry = 0;
       window.clearTimeout(downTimer);
+      downTimer = null;
       status("");
     });
     source.addEventListener("change", receive);
@@ -176,10 +181,11 @@
     source.addEventListener("error", function () {
       // Offline, or the server restarting: the browser reconnects by itself (with
       // Last-Event-ID); a refusal (a closed source) is retried here, more slowly each time.
-      window.clearTimeout(downTimer);
-      downTimer = window.setTimeout(function () {
-        status("Live updates paused: reconnecting…");
-      }, 2500);
+      if (!downTimer) {
+        downTimer = window.setTimeout(function () {
+          status("Live updates paused: reconnecting…");
+        }, 2500);
+      }
       if (source && source.readyState === EventSource.CLOSED) {
         retry = Math.min(retry + 1, 6);
         var again = board;

@@ -3,6 +3,7 @@ undo, search, help; the same board with JavaScript disabled; and an axe-core sca
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from axe_playwright_python.sync_playwright import Axe
@@ -185,8 +186,15 @@ def add_tasks(page: Page, *titles: str) -> None:
     page.keyboard.press("Escape")
 
 
+def without_live_updates(page: Page) -> None:
+    """This tab stops hearing about other tabs (as when it is offline): it goes stale."""
+    page.route(re.compile(r"/live\?"), lambda route: route.abort())
+    page.reload()
+
+
 def test_focus_after_removals_and_changes_from_another_tab(page: Page):
     sign_up(page, unique_email())
+    without_live_updates(page)
     add_tasks(page, "Alone")
     # Deleting the last card leaves focus on the toast's Undo, so u still undoes.
     page.keyboard.press("#")
