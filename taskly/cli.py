@@ -67,7 +67,8 @@ def _database_url(settings: Settings) -> str:
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     from hypercorn.config import Config
-    from hypercorn.run import run
+
+    from taskly.serving import run  # Hypercorn's, ending live streams as a stop begins
 
     dsn = _database_url(settings)
     os.environ["DATABASE_URL"] = dsn  # the workers read their settings from the environment
@@ -92,7 +93,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     config.worker_class = "uvloop" if sys.platform != "win32" else "asyncio"
     config.accesslog = None  # taskly.request logs one line per request
     config.errorlog = logging.getLogger("hypercorn.error")  # formatted like ours (JSON in prod)
-    config.graceful_timeout = 10
+    config.graceful_timeout = settings.graceful_timeout
     # After the requests, the reminder engine finishes the message it is sending (at most
     # SMTP_TIMEOUT) and records it before the process exits.
     config.shutdown_timeout = settings.smtp_timeout + settings.db_command_timeout + 10

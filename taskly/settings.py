@@ -62,6 +62,7 @@ class Settings:
     session_absolute_timeout: int = 30 * 24 * 3600
     max_body_bytes: int = 1024 * 1024
     body_timeout: float = 10.0
+    graceful_timeout: float = 10.0  # a stop waits this long for open requests
     rate_limits_enabled: bool = True
     smtp_url: str | None = None
     mail_from: str = "Taskly <taskly@localhost>"
@@ -139,6 +140,7 @@ class Settings:
             ),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
             body_timeout=_float(env, "BODY_TIMEOUT", defaults.body_timeout),
+            graceful_timeout=_float(env, "GRACEFUL_TIMEOUT", defaults.graceful_timeout),
             rate_limits_enabled=_flag(env, "RATE_LIMITS_ENABLED", True),
             smtp_url=env.get("SMTP_URL") or None,
             mail_from=env.get("MAIL_FROM") or defaults.mail_from,

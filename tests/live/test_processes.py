@@ -5,6 +5,7 @@ catches up on what it missed."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ import aiohttp
 import pytest
 
 from tests.faults.conftest import db, dsn, launcher, pg, sink  # noqa: F401 - the fixtures
-from tests.faults.services import Launcher
+from tests.faults.services import Launcher, free_port
 from tests.helpers import PASSWORD, csrf_of
 from tests.live.sse import EventReader
 
@@ -61,6 +62,11 @@ async def add_task(session: aiohttp.ClientSession, base: str, title: str) -> Non
         token = csrf_of(await page.text())
     async with session.post(base + "/tasks", data={"csrf_token": token, "title": title}) as r:
         assert r.status < 400
+
+
+async def until_the_end(events: EventReader) -> None:
+    while True:
+        await events.next(wait=60)
 
 
 def titles(data: str) -> set[str]:
@@ -138,3 +144,29 @@ async def test_reconnecting_to_a_restarted_process_catches_up(two, launcher, db)
     finally:
         await laptop.close()
         await phone.close()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_a_stop_ends_open_streams_at_once_instead_of_waiting_for_them(
+    launcher: Launcher,  # noqa: F811
+    db,  # noqa: F811
+    workers: str,
+):
+    # A graceful stop waits up to GRACEFUL_TIMEOUT for open requests. Streams never finish by
+    # themselves: unless the stop ends them, it would wait the whole ten minutes.
+    port = free_port()
+    server = launcher._start(
+        ["serve", "--port", str(port), "--workers", workers],
+        f"http://127.0.0.1:{port}",
+        {"SECRET_KEY": SECRET, "GRACEFUL_TIMEOUT": "600"},
+    )
+    await launcher.ready(server)
+    session = await signed_up(server.url)
+    try:
+        async with stream(session, f"{server.url}/live?since=0") as events:
+            server.popen.terminate()
+            with pytest.raises((EOFError, aiohttp.ClientError)):
+                await until_the_end(events)
+        assert await asyncio.to_thread(server.popen.wait, 60) == 0
+    finally:
+        await session.close()
