@@ -107,17 +107,17 @@ def _supervise(config: Config, sockets: Sockets) -> int:
         for number in STOP_SIGNALS:
             signal.signal(number, shutdown)
         wait([process.sentinel for process in processes])
-        for process in [p for p in processes if not p.is_alive()]:
-            process.join()
-            processes.remove(process)
-            if process.exitcode:
-                exitcode = process.exitcode
+        for ended in [p for p in processes if not p.is_alive()]:
+            ended.join()
+            processes.remove(ended)
+            if ended.exitcode:
+                exitcode = ended.exitcode
         if exitcode:  # a worker failed: stop the others rather than serve with fewer
             shutdown()
     bound = config.graceful_timeout + config.shutdown_timeout + 5
-    for process in processes:
-        process.join(bound)
-        if process.is_alive():
-            process.terminate()
-            process.join()
+    for left in processes:
+        left.join(bound)
+        if left.is_alive():
+            left.terminate()
+            left.join()
     return exitcode

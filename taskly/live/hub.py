@@ -66,6 +66,12 @@ class Hub:
         self.by_session: dict[bytes, set[Stream]] = {}
         self.count = 0
         self.closing = False
+        # Per user: the newest change number heard, and the events being (or just) made for
+        # it, shared by that user's streams (see taskly/live/stream.py).
+        self.latest: dict[int, int] = {}
+        self.made: dict[
+            int, dict[tuple[int, str, str], asyncio.Future[tuple[int, str | None]]]
+        ] = {}
         self.session_listeners: list[Callable[[bytes], None]] = []
 
     def add(self, stream: Stream) -> None:
@@ -85,6 +91,8 @@ class Hub:
         mine.discard(stream)
         if not mine:
             del self.by_user[stream.user_id]
+            self.latest.pop(stream.user_id, None)
+            self.made.pop(stream.user_id, None)
         same = self.by_session[stream.token_hash]
         same.discard(stream)
         if not same:
@@ -92,7 +100,12 @@ class Hub:
         self.count -= 1
 
     def changed(self, user_id: int, seq: int) -> None:
-        for stream in self.by_user.get(user_id, ()):
+        if user_id not in self.by_user:
+            return
+        if seq > self.latest.get(user_id, 0):
+            self.latest[user_id] = seq
+            self.made.pop(user_id, None)  # made for an older number: a new one is needed
+        for stream in self.by_user[user_id]:
             if seq > stream.seen:
                 stream.wake.set()
 
@@ -105,6 +118,7 @@ class Hub:
     def resync(self) -> None:
         """After the listening connection was down: every stream catches up and re-checks
         its session (a logout meanwhile was not heard)."""
+        self.made.clear()
         for streams in self.by_user.values():
             for stream in streams:
                 stream.check_session = True

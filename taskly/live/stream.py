@@ -77,25 +77,40 @@ def _pooled() -> Any:
 
 
 async def _changes(stream: Stream) -> str | None:
-    """What changed after `stream.seen`, as one event (or None), advancing `seen`."""
+    """What changed after `stream.seen`, as one event (or None), advancing `seen`.
+
+    A user's open boards usually wait at the same number with the same search, and a change
+    wakes them all at once: the first to ask makes the event, the others are given the same one
+    (the hub drops it when a newer change is heard)."""
+    search = page_search()
+    key = (stream.seen, search.text, search.filter)
+    made = hub().made.setdefault(stream.user_id, {})
+    future = made.get(key)
+    if future is None:
+        future = made[key] = asyncio.ensure_future(_make(stream.user_id, stream.seen))
+    try:
+        current, event = await asyncio.shield(future)
+    except Exception:
+        if made.get(key) is future:
+            del made[key]  # the next wake-up tries again
+        raise
+    stream.seen = current
+    return event
+
+
+async def _make(user_id: int, since: int) -> tuple[int, str | None]:
     async with _pooled() as conn:
-        rows = [
-            r
-            async for r in queries.select_live_changes(
-                conn, user_id=stream.user_id, since=stream.seen
-            )
-        ]
-        current = rows[0]["change_seq"] if rows else stream.seen
+        rows = [r async for r in queries.select_live_changes(conn, user_id=user_id, since=since)]
+        current: int = rows[0]["change_seq"] if rows else since
         numbers = {r["seq"] for r in rows if r["seq"] is not None}
         ids = {r["task_id"] for r in rows if r["seq"] is not None}
-        since, stream.seen = stream.seen, current
         if current == since:
-            return None
+            return current, None
         complete = numbers == set(range(since + 1, current + 1))
         if since > current or not complete or 0 in ids or len(ids) > MAX_CARDS:
-            return _event("refetch", seq=current)
+            return current, _event("refetch", seq=current)
         search = page_search()
-        cards = await select_cards(conn, g.user.id, g.user.time_zone, search, sorted(ids))
+        cards = await select_cards(conn, user_id, g.user.time_zone, search, sorted(ids))
         stats = await board_stats(conn)
     shown = {card.id: card for card in cards}
     body = await render_template(
@@ -104,7 +119,7 @@ async def _changes(stream: Stream) -> str | None:
             ids=sorted(ids), cards=shown, stats=stats, search=search.text, filter=search.filter
         ),
     )
-    return _event("change", body, current)
+    return current, _event("change", body, current)
 
 
 async def _session_ends(token: bytes) -> datetime | None:
