@@ -30,6 +30,9 @@ What taskly/outbound.py asks of a sender, and how it is met:
   runs in this module's own thread pool: a hanging service never stalls the event loop, nor the
   loop's default executor (the check's DNS lookup uses it). The deadline frees the caller; the
   thread, which cannot be killed, ends at the next socket timeout: at most WORKERS run at once.
+  Time waiting for a free worker counts against the deadline (a send not started by then is
+  never started). A service that accepts the message just after the deadline is reported as
+  retry, so a retry may deliver it twice: at least once, not exactly once, past the deadline.
 - **Never logged**: Apprise logs URLs, topics, request bodies (logger ``apprise``), and
   urllib3 logs request paths at DEBUG. A filter on the ``apprise`` logger drops its records
   below WARNING and rewrites the rest to a fixed sentence with at most an HTTP status, before any
@@ -209,8 +212,9 @@ def _service(url: str, timeout: float) -> Any | None:
 async def readable(url: str) -> bool:
     """Whether Apprise makes one service of ``url`` (sends nothing). For the form: run it after
     ``check_apprise_url``, which refuses what Apprise would split into several."""
-    loop = asyncio.get_running_loop()
-    service = await loop.run_in_executor(_EXECUTOR, _service, url, 1.0)
+    # Not in _EXECUTOR: sends hanging on slow services must not hold up the form. Parsing
+    # only (and, the first time, importing Apprise's plugins): the default executor will do.
+    service = await asyncio.to_thread(_service, url, 1.0)
     return service is not None
 
 
