@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
@@ -22,7 +23,8 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from taskly.auth.model import select_session_user, touch_session
+from taskly.auth.cache import SESSION_CACHE_KEY, SessionCache
+from taskly.auth.model import select_session_user, token_hash, touch_session
 from taskly.csrf import SAFE_METHODS, check_token, csrf_exempt, csrf_token, is_exempt
 from taskly.db import current_pool
 from taskly.logs import log_request
@@ -159,16 +161,27 @@ async def _load_user() -> None:
     if token is None:
         return
     config = settings()
-    async with current_pool().acquire(timeout=config.db_acquire_timeout) as conn:
-        found = await select_session_user(
-            conn, token, config.session_idle_timeout, config.session_absolute_timeout
-        )
-        if found is None:
-            logout_user()  # revoked or expired: drop the cookie too
-            g.session_ended = True  # an action now says "you were logged out", not "expired"
-            return
-        if datetime.now(UTC) - found.last_seen_at > TOUCH_EVERY:
-            await touch_session(conn, token)
+    idle, absolute = config.session_idle_timeout, config.session_absolute_timeout
+    now = datetime.now(UTC)
+    cache: SessionCache | None = current_app.extensions.get(SESSION_CACHE_KEY)
+    key = token_hash(token)
+    found = cache.get(key, now) if cache is not None else None
+    if found is None or now - found.last_seen_at > TOUCH_EVERY:
+        version = cache.version() if cache is not None else 0
+        async with current_pool().acquire(timeout=config.db_acquire_timeout) as conn:
+            if found is None:
+                found = await select_session_user(conn, token, idle, absolute)
+                if found is None:
+                    logout_user()  # revoked or expired: drop the cookie too
+                    g.session_ended = True  # an action now says "you were logged out"
+                    return
+                if cache is not None:
+                    cache.put(key, found, version, idle, absolute)
+            if now - found.last_seen_at > TOUCH_EVERY:
+                await touch_session(conn, token)
+                found = replace(found, last_seen_at=now)
+                if cache is not None:
+                    cache.touched(key, found, idle, absolute)
     g.user = found.user
     g.session_token = token
 

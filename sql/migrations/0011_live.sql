@@ -96,8 +96,8 @@ CREATE CONSTRAINT TRIGGER live_reminders_update AFTER UPDATE ON reminders
     EXECUTE FUNCTION live_reminder_changed();
 
 -- A session that ends (logout, "sign out other devices", a password change, expiry, account
--- deletion) is announced, so its live streams close at once on every instance; the same
--- message is what any per-process session cache drops its entry on.
+-- deletion) is announced, so its live streams close at once on every instance, and every
+-- process's session cache (taskly/auth/cache.py) drops it.
 CREATE FUNCTION live_sessions_ended() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('taskly_sessions', encode(token_hash, 'hex')) FROM old_rows;
@@ -108,3 +108,37 @@ $$;
 CREATE TRIGGER live_sessions_ended AFTER DELETE ON sessions
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION live_sessions_ended();
+-- A session moved back in time (only ever by an operator, or a test) may have expired.
+CREATE FUNCTION live_session_aged() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('taskly_sessions', encode(NEW.token_hash, 'hex'));
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER live_session_aged AFTER UPDATE ON sessions FOR EACH ROW
+    WHEN (NEW.last_seen_at < OLD.last_seen_at OR NEW.created_at <> OLD.created_at)
+    EXECUTE FUNCTION live_session_aged();
+
+-- What the session query returns about a user changed (a profile, the address or its
+-- verification, the mail sent today): per-process session caches drop that user's entries.
+CREATE FUNCTION live_mail_budget_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('taskly_users', NEW.user_id::text);
+    RETURN NULL;
+END
+$$;
+CREATE FUNCTION live_user_row_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('taskly_users', NEW.id::text);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER live_user_changed AFTER UPDATE ON users FOR EACH ROW
+    WHEN ((OLD.email, OLD.first_name, OLD.last_name, OLD.time_zone, OLD.locale,
+           OLD.email_verified_at, OLD.avatar_digest)
+          IS DISTINCT FROM
+          (NEW.email, NEW.first_name, NEW.last_name, NEW.time_zone, NEW.locale,
+           NEW.email_verified_at, NEW.avatar_digest))
+    EXECUTE FUNCTION live_user_row_changed();
+CREATE TRIGGER live_mail_budget_changed AFTER INSERT OR UPDATE ON mail_budget FOR EACH ROW
+    EXECUTE FUNCTION live_mail_budget_changed();

@@ -6,7 +6,8 @@ VALUES (:token_hash, :user_id, :user_agent);
 -- The session and its user in one round trip, only while within both timeouts; with the mail
 -- sent to the account today (its local day), for the banner at the daily ceiling.
 SELECT u.id, u.email, u.first_name, u.last_name, u.time_zone, u.locale, u.email_verified_at,
-       u.avatar_digest, u.change_seq, coalesce(b.used, 0) AS mail_used_today, s.last_seen_at
+       u.avatar_digest, u.change_seq, coalesce(b.used, 0) AS mail_used_today, s.last_seen_at,
+       s.created_at
   FROM sessions s
   JOIN users u ON u.id = s.user_id
   LEFT JOIN mail_budget b ON b.user_id = u.id AND b.day = (now() AT TIME ZONE u.time_zone)::date

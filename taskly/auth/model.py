@@ -70,6 +70,7 @@ class SessionUser:
 
     user: User
     last_seen_at: datetime
+    created_at: datetime
 
 
 def normalize_password(password: str) -> str:
@@ -206,7 +207,7 @@ async def select_session_user(
     )
     if row is None:
         return None
-    return SessionUser(User.from_row(row), row["last_seen_at"])
+    return SessionUser(User.from_row(row), row["last_seen_at"], row["created_at"])
 
 
 async def touch_session(conn: asyncpg.Connection, token: str) -> None:

@@ -9,8 +9,9 @@ taskly/live/stream.py), so a notification is only ever a wake-up call: one lost 
 listening connection was down costs nothing, because on reconnecting every stream is woken to
 catch up, and re-checks its session.
 
-The same `taskly_sessions` message is where a per-process session cache would drop an entry
-(`Hub.on_session_end` takes callbacks).
+The same connection hears `taskly_sessions` and `taskly_users` for the per-process session cache
+(taskly/auth/cache.py), which drops entries through the hub's listener callbacks, and starts
+empty again after the connection was down (`resync_listeners`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ log = logging.getLogger("taskly.live")
 
 CHANGES = "taskly_live"
 SESSIONS = "taskly_sessions"
+USERS = "taskly_users"
 MAX_STREAMS = 2000  # per process: each idle stream is a few tens of KB (bench/live.py)
 MAX_PER_USER = 10  # per user and process: ten open tabs or devices
 PING_EVERY = 30.0  # seconds between checks that the listening connection is alive
@@ -73,6 +75,8 @@ class Hub:
             int, dict[tuple[int, str, str], asyncio.Future[tuple[int, str | None]]]
         ] = {}
         self.session_listeners: list[Callable[[bytes], None]] = []
+        self.user_listeners: list[Callable[[int], None]] = []
+        self.resync_listeners: list[Callable[[], None]] = []
 
     def add(self, stream: Stream) -> None:
         mine = self.by_user.get(stream.user_id, set())
@@ -119,6 +123,8 @@ class Hub:
         """After the listening connection was down: every stream catches up and re-checks
         its session (a logout meanwhile was not heard)."""
         self.made.clear()
+        for callback in self.resync_listeners:
+            callback()
         for streams in self.by_user.values():
             for stream in streams:
                 stream.check_session = True
@@ -140,6 +146,9 @@ class Hub:
                 self.changed(int(user), int(seq))
             elif channel == SESSIONS:
                 self.session_ended(bytes.fromhex(payload))
+            elif channel == USERS:
+                for callback in self.user_listeners:
+                    callback(int(payload))
         except ValueError:
             log.warning("live: ignored a malformed %s notification", channel)
 
@@ -186,13 +195,19 @@ class Listener:
             server_settings={"application_name": "taskly-live"},
         )
         lost = asyncio.Event()
-        conn.add_termination_listener(lambda _conn: lost.set())
+
+        def closed(_conn: object) -> None:
+            self.listening.clear()  # at once: the session cache stops trusting its entries
+            lost.set()
+
+        conn.add_termination_listener(closed)
         try:
             await conn.add_listener(CHANGES, self.hub.on_notify)
             await conn.add_listener(SESSIONS, self.hub.on_notify)
-            self.listening.set()
+            await conn.add_listener(USERS, self.hub.on_notify)
             if not first:
                 self.hub.resync()
+            self.listening.set()
             while not lost.is_set():
                 try:
                     await asyncio.wait_for(lost.wait(), PING_EVERY)

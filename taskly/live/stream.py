@@ -34,6 +34,7 @@ from quart import (
 )
 from quart.typing import ResponseReturnValue
 
+from taskly.auth.cache import SESSION_CACHE_KEY, SessionCache
 from taskly.auth.model import token_hash
 from taskly.db import current_pool, queries
 from taskly.live.hub import Full, Hub, Listener, Stream
@@ -200,7 +201,16 @@ def init_app(app: Quart, settings: Settings) -> None:
     """The stream route, this process's hub, and its one listening connection (opened when
     serving starts; streams are ended before the pool closes)."""
     app.register_blueprint(blueprint)
-    app.extensions[HUB_KEY] = Hub()
+    live_hub = app.extensions[HUB_KEY] = Hub()
+
+    def listening() -> bool:
+        listener = app.extensions.get(LISTENER_KEY)
+        return listener is not None and listener.listening.is_set()
+
+    cache = app.extensions[SESSION_CACHE_KEY] = SessionCache(listening)
+    live_hub.session_listeners.append(cache.drop_session)
+    live_hub.user_listeners.append(cache.drop_user)
+    live_hub.resync_listeners.append(cache.clear)
     dsn = settings.database_direct_url if settings.db_pgbouncer else settings.database_url
 
     @app.before_serving

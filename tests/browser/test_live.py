@@ -127,6 +127,9 @@ def test_focus_an_open_editor_and_the_search_are_kept(laptop: Page, phone: Page)
     expect(phone.get_by_label("Title")).to_have_value("pear two (typed on the phone)")
     expect(phone.get_by_label("Title")).to_be_focused()
     screenshot(phone, "live-changed-elsewhere")
+    phone.emulate_media(color_scheme="dark")
+    screenshot(phone, "live-changed-elsewhere-dark")
+    phone.emulate_media(color_scheme="light")
     phone.get_by_role("button", name="Save").click()
     expect(phone.get_by_role("alert")).to_contain_text("changed in another tab or window")
     phone.get_by_role("link", name="Cancel").click()
@@ -204,7 +207,12 @@ def test_a_server_restart_shows_a_note_and_misses_nothing(
     email = unique_email()
     sign_up(laptop, email)
     add_tasks(laptop, "Before")
-    context = browser.new_context(base_url=own_server.url, viewport={"width": 390, "height": 844})
+    context = browser.new_context(
+        base_url=own_server.url,
+        viewport={"width": 390, "height": 844},
+        has_touch=True,
+        is_mobile=True,
+    )
     context.set_default_timeout(10_000)
     phone = context.new_page()
     log_in(phone, email)
@@ -212,6 +220,8 @@ def test_a_server_restart_shows_a_note_and_misses_nothing(
     own_server.stop()  # the phone's server goes away
     expect(phone.locator("#live-status")).to_contain_text("reconnecting")
     screenshot(phone, "live-reconnecting")
+    phone.emulate_media(color_scheme="dark")
+    screenshot(phone, "live-reconnecting-dark")
     add_tasks(laptop, "While it was down")
     menu_action(laptop, "Before", "Done")
     own_server.start()

@@ -114,6 +114,10 @@ async def test_a_change_through_one_process_reaches_a_stream_on_the_other(two, d
             assert (await events.next()).type == "logout"
             with pytest.raises(EOFError):
                 await events.next()
+        # The phone's process had its session cached: it heard the revocation, not just the
+        # stream. (The cookie still names the session; the server no longer knows it.)
+        async with phone.get(second.url + "/", allow_redirects=False) as page:
+            assert page.status == 302 and "/login" in page.headers["Location"]
         await laptop2.close()
     finally:
         await laptop.close()
