@@ -145,6 +145,13 @@ async def test_no_get_route_changes_state(app, client, db):
     gets = [rule for rule in app.url_map.iter_rules() if "GET" in (rule.methods or ())]
     assert len(gets) >= 6
     for rule in gets:
+        if rule.endpoint == "live.live":  # an event stream never ends: its start is enough
+            async with client.request(sample_path(rule.rule)) as stream:
+                await stream.send_complete()
+                await stream.receive()
+                assert stream.status_code == 200
+                await stream.disconnect()
+            continue
         response = await client.get(sample_path(rule.rule))
         assert response.status_code < 500, rule.rule
     assert await snapshot(db) == before
