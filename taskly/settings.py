@@ -191,11 +191,14 @@ class Settings:
                 "SMTP_TIMEOUT, DB_COMMAND_TIMEOUT and BODY_TIMEOUT must be positive"
             )
         # The engine takes a new message from its batch only while the lease still covers one
-        # whole send and its record: the window left must hold at least one send.
-        needed = 2 * self.smtp_timeout + self.db_command_timeout
+        # whole send and its record: the window left must hold at least one send, by mail
+        # (SMTP_TIMEOUT) and by push or Apprise (NOTIFY_TIMEOUT) alike.
+        send_timeout = max(self.smtp_timeout, self.notify_timeout)
+        needed = 2 * send_timeout + self.db_command_timeout
         if self.reminder_lease < needed:
+            which = "SMTP_TIMEOUT" if self.smtp_timeout >= self.notify_timeout else "NOTIFY_TIMEOUT"
             raise SettingsError(
-                f"REMINDER_LEASE must be at least 2 * SMTP_TIMEOUT + DB_COMMAND_TIMEOUT "
+                f"REMINDER_LEASE must be at least 2 * {which} + DB_COMMAND_TIMEOUT "
                 f"({needed:g} s with these values), or no reminder could be sent in time"
             )
         if self.mail_daily_limit < 0:
