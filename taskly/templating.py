@@ -164,8 +164,9 @@ def asset(filename: str) -> str:
 
 def reminder_channels_text(channels: list[str] | None) -> str:
     """What a card's bell says after "Next reminder": ", by email, all my devices and ntfy"."""
-    names = {"email": "email", "device": "push to a device", "devices": "all my devices"}
-    words = [names.get(c) or c.removeprefix("service:") for c in channels or []]
+    names = {"email": "email", "devices": "all my devices", "device": "push to a device"}
+    ordered = sorted(channels or [], key=lambda c: (list(names).index(c) if c in names else 3, c))
+    words = [names.get(c) or c.removeprefix("service:") for c in ordered]
     if not words:
         return ""
     listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
