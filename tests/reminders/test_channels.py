@@ -6,74 +6,22 @@ without a session. A failing channel never holds up another."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from tests.helpers import page_token, sign_up
-from tests.reminders.conftest import Clock, add_rule, at, engine_for, new_task
-from tests.support.push_service import PushService, push_service_fixture  # noqa: F401
+from tests.reminders.conftest import (
+    Clock,
+    add_device,
+    add_service,
+    at,
+    email_and_push,
+    engine_for,
+    new_task,
+)
 
-FIRE = at("2026-12-01T09:00:00+00:00")
+FIRE = at("2026-12-01T09:00:00+00:00")  # the FIRE of email_and_push
 JSON = {"Accept": "application/json"}
-
-
-@pytest.fixture
-async def push_app(make_app, push_service: PushService):
-    """An app that trusts the test push service (on 127.0.0.1: private targets allowed, as an
-    operator with a LAN push service would)."""
-    return await make_app(notify_allow_private=True, notify_ca_file=push_service.ca_file)
-
-
-@pytest.fixture
-async def ada(push_app, db):
-    client = push_app.test_client()
-    await sign_up(client, time_zone="Europe/Berlin")
-    await db.execute("DELETE FROM outbox WHERE template = 'verify_email'")
-    return client
-
-
-async def add_device(client, db, service: PushService, email: str = "ada@example.com") -> int:
-    """Subscribe a browser as pushManager.subscribe would, and keep it as the settings page
-    does: returns the subscription's id."""
-    html = await (await client.get("/account/notifications")).get_data(as_text=True)
-    found = re.search(r'data-server-key="([A-Za-z0-9_-]+)"', html)
-    assert found
-    subscription = service.subscribe(found[1])
-    device_id: int = await db.fetchval(
-        "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, user_agent)"
-        " SELECT id, $2, $3, $4, 'Mozilla/5.0 (Android 14; Mobile) Firefox/133.0'"
-        " FROM users WHERE email = $1 RETURNING id",
-        email,
-        subscription["endpoint"],
-        subscription["keys"]["p256dh"],
-        subscription["keys"]["auth"],
-    )
-    return device_id
-
-
-async def add_service(db, label: str = "ntfy", email: str = "ada@example.com") -> int:
-    """An Apprise service row as Settings → Notifications → Other services keeps it."""
-    service_id: int = await db.fetchval(
-        "INSERT INTO notify_services (user_id, label, scheme, url_sealed, masked)"
-        " SELECT id, $2, 'ntfys', '\\x00'::bytea, 'ntfys://ntfy.sh/t…' FROM users WHERE email = $1"
-        " RETURNING id",
-        email,
-        label,
-    )
-    return service_id
-
-
-async def email_and_push(db, task_id: int, device_id: int, fire=FIRE) -> int:
-    reminder_id = await add_rule(db, task_id, fire)
-    await db.execute(
-        "INSERT INTO reminder_targets (reminder_id, push_subscription_id) VALUES ($1, $2)",
-        reminder_id,
-        device_id,
-    )
-    return reminder_id
 
 
 async def states(db) -> dict[str, str]:
