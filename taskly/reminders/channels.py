@@ -205,9 +205,10 @@ class PushSender:
 
 @dataclass
 class AppriseSender:
-    """Apprise (ntfy, Telegram, Gotify ...) through taskly/notify/apprise.py: ``unseal`` gives
-    the stored URL back, ``send_apprise`` sends under its own deadline (NOTIFY_TIMEOUT) and
-    answers like a push: delivered, retry, failed or refused, with a detail safe to store."""
+    """Apprise (ntfy, Telegram, Gotify ...) through taskly/notify: ``sealed.unseal`` gives the
+    stored URL back (the owner is part of the seal), ``apprise.send_apprise`` checks it again and
+    sends under NOTIFY_TIMEOUT, answering delivered, retry, failed or refused with a detail that
+    is safe to store (never the URL)."""
 
     settings: Settings
     clock: Callable[[], datetime]
@@ -226,15 +227,23 @@ class AppriseSender:
         if now >= job["occurrence_at"] + PUSH_USEFUL:
             return Verdict("skip", "expired: no longer worth sending")
         try:
-            module: Any = importlib.import_module("taskly.notify.apprise")
-        except ImportError:
+            sealed: Any = importlib.import_module("taskly.notify.sealed")
+            notify: Any = importlib.import_module("taskly.notify.apprise")
+        except ImportError:  # a build without Apprise: the rows wait for one that has it
             retry_at = max(now, self.clock()) + backoff(job["attempts"])
             return Verdict("retry", "Apprise is not available here", retry_at=retry_at)
+        try:
+            url = sealed.unseal(job["url_sealed"], user_id=job["user_id"], settings=self.settings)
+        except ValueError:  # sealed.Unreadable: another key, or a damaged row
+            unreadable = "the stored URL cannot be read (was the key changed?)"
+            await queries.record_service_delivery(
+                conn, id=job["notify_service_id"], user_id=job["user_id"], error=unreadable
+            )
+            return Verdict("fail", unreadable)
         late = late_at(job, now)
         title, body = apprise_message(self.settings, job, late)
-        url = module.unseal(job["url_sealed"], self.settings)
-        result = await module.send_apprise(url, title=title, body=body, settings=self.settings)
-        outcome, detail = result.outcome, str(getattr(result, "detail", "") or result.outcome)
+        result = await notify.send_apprise(url, title=title, body=body, settings=self.settings)
+        outcome, detail = result.outcome, str(result.detail or result.outcome)
         error = None if outcome == "delivered" else detail
         await queries.record_service_delivery(
             conn, id=job["notify_service_id"], user_id=job["user_id"], error=error
