@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     from taskly.account.profile import blueprint as profile
     from taskly.account.recovery import blueprint as recovery
     from taskly.account.routes import blueprint as account
+    from taskly.account.services import blueprint as notify_services
     from taskly.account.verify import blueprint as verify
     from taskly.auth.routes import blueprint as auth
     from taskly.core.routes import blueprint as core
@@ -123,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     for blueprint in (
         *(core, auth, verify, recovery),
-        *(account, profile, email, devices, notifications, data, delete),
+        *(account, profile, email, devices, notifications, notify_services, data, delete),
         *(tasks, reminders, links, channels),
     ):
         app.register_blueprint(blueprint)

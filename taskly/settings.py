@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import secrets
 from collections import Counter
 from collections.abc import Mapping
@@ -18,22 +17,14 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from taskly.notify.config import DEFAULT_NOTIFY_SCHEMES
+
 ENVIRONMENTS = ("development", "test", "production")
 # The secret used when none is configured outside production. Production refuses it.
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - a known, refused default
 MIN_SECRET_LENGTH = 32
 MIN_SECRET_BITS = 128
 DEFAULT_DATA_DIR = Path("~/.local/share/taskly").expanduser()
-# Apprise services users may add (NOTIFY_SCHEMES; the README says why these).
-DEFAULT_NOTIFY_SCHEMES = (
-    "ntfy", "ntfys", "gotify", "gotifys", "signal", "signals", "json", "jsons",
-    "tgram", "pover", "discord", "twilio",
-)  # fmt: skip
-MAX_NOTIFY_TIMEOUT = 60.0
-# What push services accept as the VAPID contact (RFC 8292 section 2.1; py_vapid's own check).
-_VAPID_SUBJECT = re.compile(
-    r"mailto:[^@\s]+@(localhost|[\w-]+(\.[\w-]+)+)|https://[\w.-]+(:\d+)?(/\S*)?"
-)
 
 
 class SettingsError(ValueError):
@@ -79,6 +70,7 @@ class Settings:
     vapid_private_key: str | None = field(default=None, repr=False)
     vapid_subject: str = ""
     notify_ca_file: str | None = None  # extra CA bundle for services behind a private CA
+    notify_key: str | None = field(default=None, repr=False)  # seals Apprise URLs (else SECRET_KEY)
 
     @property
     def production(self) -> bool:
@@ -109,6 +101,8 @@ class Settings:
             )
         production = name == "production"
         defaults = cls()
+        from taskly.notify import config as notify_config
+
         data_root = env.get("XDG_DATA_HOME")
         data_dir = env.get("TASKLY_DATA_DIR") or (
             str(Path(data_root) / "taskly") if data_root else str(defaults.data_dir)
@@ -150,12 +144,7 @@ class Settings:
             confirmation_delay=_float(env, "CONFIRMATION_DELAY", defaults.confirmation_delay),
             link_max_age=_int(env, "LINK_MAX_AGE", defaults.link_max_age),
             scheduler_enabled=_flag(env, "SCHEDULER_ENABLED", True),
-            notify_schemes=_schemes(env, "NOTIFY_SCHEMES", defaults.notify_schemes),
-            notify_allow_private=_flag(env, "NOTIFY_ALLOW_PRIVATE", False),
-            notify_timeout=_float(env, "NOTIFY_TIMEOUT", defaults.notify_timeout),
-            vapid_private_key=env.get("VAPID_PRIVATE_KEY", "").strip() or None,
-            vapid_subject=env.get("VAPID_SUBJECT", "").strip(),
-            notify_ca_file=env.get("NOTIFY_CA_FILE", "").strip() or None,
+            **notify_config.from_env(env, defaults),
         )
         settings.validate()
         return settings
@@ -192,45 +181,24 @@ class Settings:
             )
         # The engine takes a new message from its batch only while the lease still covers one
         # whole send and its record: the window left must hold at least one send, by mail
-        # (SMTP_TIMEOUT) and by push or Apprise (NOTIFY_TIMEOUT) alike.
-        send_timeout = max(self.smtp_timeout, self.notify_timeout)
-        needed = 2 * send_timeout + self.db_command_timeout
+        # (SMTP_TIMEOUT) and by push or Apprise (NOTIFY_TIMEOUT, whose lanes take a connection
+        # for each record: DB_ACQUIRE_TIMEOUT more) alike.
+        mail = (2 * self.smtp_timeout + self.db_command_timeout, "2 * SMTP_TIMEOUT")
+        notify = (
+            2 * self.notify_timeout + self.db_command_timeout + self.db_acquire_timeout,
+            "2 * NOTIFY_TIMEOUT + DB_ACQUIRE_TIMEOUT",
+        )
+        needed, which = max(mail, notify)
         if self.reminder_lease < needed:
-            which = "SMTP_TIMEOUT" if self.smtp_timeout >= self.notify_timeout else "NOTIFY_TIMEOUT"
             raise SettingsError(
-                f"REMINDER_LEASE must be at least 2 * {which} + DB_COMMAND_TIMEOUT "
+                f"REMINDER_LEASE must be at least {which} + DB_COMMAND_TIMEOUT "
                 f"({needed:g} s with these values), or no reminder could be sent in time"
             )
         if self.mail_daily_limit < 0:
             raise SettingsError("MAIL_DAILY_LIMIT must be 0 (no limit) or more")
-        from taskly.outbound import KNOWN_SCHEMES
+        from taskly.notify import config as notify_config
 
-        if unknown := [s for s in self.notify_schemes if s not in KNOWN_SCHEMES]:
-            raise SettingsError(
-                f"NOTIFY_SCHEMES has {', '.join(unknown)}, which Taskly cannot check; "
-                f"known: {', '.join(sorted(KNOWN_SCHEMES))}"
-            )
-        if not 0 < self.notify_timeout <= MAX_NOTIFY_TIMEOUT:  # also refuses nan
-            raise SettingsError(
-                f"NOTIFY_TIMEOUT must be more than 0 and at most {MAX_NOTIFY_TIMEOUT:g} seconds"
-            )
-        # A derived subject is checked in production only: MAIL_FROM is real there.
-        if (self.vapid_subject or self.production) and not _VAPID_SUBJECT.fullmatch(
-            self.vapid_contact
-        ):
-            raise SettingsError(
-                "VAPID_SUBJECT must be mailto:you@example.com or an https:// URL "
-                "(unset, it is mailto: + MAIL_FROM's address)"
-            )
-        if self.vapid_private_key:
-            from taskly.push import load_private_key
-
-            try:
-                load_private_key(self.vapid_private_key)
-            except ValueError as exc:
-                raise SettingsError(f"VAPID_PRIVATE_KEY {exc}") from None
-        if self.notify_ca_file and not Path(self.notify_ca_file).is_file():
-            raise SettingsError("NOTIFY_CA_FILE must name a readable PEM file of CA certificates")
+        notify_config.validate(self)
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SettingsError(
@@ -242,11 +210,7 @@ class Settings:
             raise SettingsError(
                 "SECRET_KEY is required in production (e.g. `openssl rand -hex 32`)"
             )
-        if (
-            self.secret_key == DEV_SECRET_KEY
-            or len(self.secret_key) < MIN_SECRET_LENGTH
-            or estimated_bits(self.secret_key) < MIN_SECRET_BITS
-        ):
+        if unsafe_secret(self.secret_key):
             raise SettingsError(
                 "SECRET_KEY is unsafe: use a random value of at least "
                 f"{MIN_SECRET_LENGTH} characters, e.g. `openssl rand -hex 32`"
@@ -263,6 +227,15 @@ class Settings:
             raise SettingsError(
                 "MAIL_FROM must be set in production, e.g. Taskly <tasks@example.com>"
             )
+
+
+def unsafe_secret(secret: str) -> bool:
+    """A secret production refuses: the development default, too short, or too regular."""
+    return (
+        secret == DEV_SECRET_KEY
+        or len(secret) < MIN_SECRET_LENGTH
+        or estimated_bits(secret) < MIN_SECRET_BITS
+    )
 
 
 def estimated_bits(secret: str) -> float:
@@ -309,18 +282,6 @@ def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{key} must be true or false, not {raw!r}")
-
-
-def _schemes(env: Mapping[str, str], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    """A comma-separated list of URL schemes, lower-cased, in order, once each; ``none`` is the
-    empty list."""
-    raw = env.get(key)
-    if raw is None or raw.strip() == "":
-        return default
-    if raw.strip().lower() == "none":
-        return ()
-    names = [part.strip().lower().removesuffix("://") for part in raw.split(",")]
-    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def _int(env: Mapping[str, str], key: str, default: int) -> int:

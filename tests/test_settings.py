@@ -65,7 +65,7 @@ def test_safe_production_settings_are_accepted():
         # A push or Apprise send is held to NOTIFY_TIMEOUT: the lease must cover one too.
         (
             {"REMINDER_LEASE": "40", "SMTP_TIMEOUT": "5", "NOTIFY_TIMEOUT": "20"},
-            r"2 \* NOTIFY_TIMEOUT \+ DB_COMMAND_TIMEOUT \(50 s with these values\)",
+            r"2 \* NOTIFY_TIMEOUT \+ DB_ACQUIRE_TIMEOUT \+ DB_COMMAND_TIMEOUT \(55 s with these",
         ),
         ({"SECRET_KEY": "a" * 40}, "SECRET_KEY is unsafe"),
         ({"SECRET_KEY": "abcd" * 12}, "SECRET_KEY is unsafe"),

@@ -116,13 +116,6 @@ UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL
 -- name: release-delivery-claims(worker)!
 UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = :worker;
 
--- name: record-service-delivery(id, user_id, error)!
--- After a reminder to an Apprise service: a success clears the last error.
-UPDATE notify_services
-   SET last_success_at = CASE WHEN :error::text IS NULL THEN now() ELSE last_success_at END,
-       last_error = :error
- WHERE id = :id AND user_id = :user_id;
-
 -- ---- channel choice (the Remind me form, Settings → Notifications) --------------------------
 
 -- name: select-channel-defaults(user_id)^

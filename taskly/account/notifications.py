@@ -46,10 +46,13 @@ def _key(value: str, size: int) -> str | None:
     return value.rstrip("=") if len(raw) == size else None
 
 
-async def _page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
+async def page(error: str | None = None, status: int = 200, **context: Any) -> ResponseReturnValue:
+    """The whole Notifications page: this device, the devices, and the other services
+    (taskly/account/services.py passes its form's errors in ``context``)."""
     async with connection() as conn:
         keys = await vapid_keys(conn, settings())
         rows = [row async for row in queries.select_push_subscriptions(conn, user_id=g.user.id)]
+        services = [row async for row in queries.select_notify_services(conn, user_id=g.user.id)]
     devices: list[dict[str, Any]] = [
         {**dict(row), "name": describe_agent(row["user_agent"])} for row in rows
     ]
@@ -57,8 +60,11 @@ async def _page(error: str | None = None, status: int = 200) -> ResponseReturnVa
         "pages/notifications.html",
         status=status,
         devices=devices,
+        services=services,
+        allowed_schemes=settings().notify_schemes,
         server_key=keys.application_server_key(),
         error=error,
+        **context,
         defaults=await defaults_context(g.user.id),
     )
 
@@ -66,7 +72,7 @@ async def _page(error: str | None = None, status: int = 200) -> ResponseReturnVa
 @blueprint.route("")
 @login_required
 async def index() -> ResponseReturnValue:
-    return await _page()
+    return await page()
 
 
 @blueprint.route("/devices", methods=["POST"])
@@ -78,14 +84,14 @@ async def add() -> ResponseReturnValue:
     p256dh = _key(form.get("p256dh", ""), 65)
     auth = _key(form.get("auth", ""), 16)
     if not endpoint or p256dh is None or auth is None:
-        return await _page("The browser sent an incomplete subscription. Try again.", 422)
+        return await page("The browser sent an incomplete subscription. Try again.", 422)
     try:
         await check_push_endpoint(endpoint, Policy.from_settings(settings()))
     except OutboundRefused as exc:
-        return await _page(f"Taskly cannot send to this browser's push service: {exc}", 422)
+        return await page(f"Taskly cannot send to this browser's push service: {exc}", 422)
     async with connection() as conn:
         if await queries.count_push_subscriptions(conn, user_id=g.user.id) >= MAX_DEVICES:
-            return await _page(f"At most {MAX_DEVICES} devices: remove one first.", 422)
+            return await page(f"At most {MAX_DEVICES} devices: remove one first.", 422)
         await queries.save_push_subscription(
             conn,
             user_id=g.user.id,

@@ -15,8 +15,8 @@ with it); 429 and 5xx retry after Retry-After, or the backoff when there is none
 from __future__ import annotations
 
 import asyncio
-import importlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -25,6 +25,8 @@ import asyncpg
 
 from taskly.db import queries
 from taskly.mail import Mailer, PermanentMailError, SmtpConfig, TemporaryMailError
+from taskly.notify.apprise import send_apprise
+from taskly.notify.sealed import Unreadable, unseal
 from taskly.push import VapidKeys, send_push, vapid_keys
 from taskly.reminders.messages import apprise_message, push_payload, reminder_message
 from taskly.reminders.model import LATE_AFTER
@@ -54,13 +56,27 @@ class Verdict:
     late: bool = False
 
 
+Db = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
+
+
+def held(conn: asyncpg.Connection) -> Db:
+    """A Db that hands out a connection the caller already holds."""
+
+    @asynccontextmanager
+    async def use() -> AsyncIterator[asyncpg.Connection]:
+        yield conn
+
+    return use
+
+
 class Sender(Protocol):
     channel: str
+    holds_connection: bool  # keeps the lane's connection across a send (mail), or takes one per use
 
     @property
     def timeout(self) -> float: ...  # the hard deadline of one send, in seconds
 
-    async def send(self, conn: asyncpg.Connection, job: Any, now: datetime) -> Verdict: ...
+    async def send(self, db: Db, job: Any, now: datetime) -> Verdict: ...
 
     async def close(self) -> None: ...
 
@@ -99,6 +115,7 @@ class EmailSender:
     smtp: SmtpConfig
     clock: Callable[[], datetime]
     channel: str = "email"
+    holds_connection: bool = True
     mailer: Mailer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -111,7 +128,11 @@ class EmailSender:
     async def close(self) -> None:
         await self.mailer.close()
 
-    async def send(self, conn: asyncpg.Connection, job: Any, now: datetime) -> Verdict:
+    async def send(self, db: Db, job: Any, now: datetime) -> Verdict:
+        async with db() as conn:
+            return await self._send(conn, job, now)
+
+    async def _send(self, conn: asyncpg.Connection, job: Any, now: datetime) -> Verdict:
         late = late_at(job, now)
         try:
             message = reminder_message(
@@ -155,6 +176,7 @@ class PushSender:
     settings: Settings
     clock: Callable[[], datetime]
     channel: str = "push"
+    holds_connection: bool = False
     keys: VapidKeys | None = None
 
     @property
@@ -164,14 +186,15 @@ class PushSender:
     async def close(self) -> None:
         return None
 
-    async def send(self, conn: asyncpg.Connection, job: Any, now: datetime) -> Verdict:
+    async def send(self, db: Db, job: Any, now: datetime) -> Verdict:
         if job["endpoint"] is None:
             return Verdict("skip", "the device was removed")
         useful_until = job["occurrence_at"] + PUSH_USEFUL
         if now >= useful_until:
             return Verdict("skip", "expired: no longer worth showing")
         if self.keys is None:
-            self.keys = await vapid_keys(conn, self.settings)
+            async with db() as conn:
+                self.keys = await vapid_keys(conn, self.settings)
         late = late_at(job, now)
         subscription = {
             "endpoint": job["endpoint"],
@@ -188,11 +211,12 @@ class PushSender:
             ca_file=self.settings.notify_ca_file,
         )
         owner = {"id": job["push_subscription_id"], "user_id": job["user_id"]}
-        if result.outcome == "gone":
-            await queries.delete_push_subscription(conn, **owner)
-            return Verdict("gone", result.detail)
         error = None if result.outcome == "delivered" else (result.detail or str(result.status))
-        await queries.record_push_result(conn, **owner, error=error)
+        async with db() as conn:
+            if result.outcome == "gone":
+                await queries.delete_push_subscription(conn, **owner)
+                return Verdict("gone", result.detail)
+            await queries.record_push_result(conn, **owner, error=error)
         if result.outcome == "delivered":
             return Verdict("sent", late=late)
         if result.outcome == "retry":
@@ -213,6 +237,7 @@ class AppriseSender:
     settings: Settings
     clock: Callable[[], datetime]
     channel: str = "apprise"
+    holds_connection: bool = False
 
     @property
     def timeout(self) -> float:
@@ -221,33 +246,29 @@ class AppriseSender:
     async def close(self) -> None:
         return None
 
-    async def send(self, conn: asyncpg.Connection, job: Any, now: datetime) -> Verdict:
+    async def send(self, db: Db, job: Any, now: datetime) -> Verdict:
         if job["url_sealed"] is None:
             return Verdict("skip", "the service was removed")
         if now >= job["occurrence_at"] + PUSH_USEFUL:
             return Verdict("skip", "expired: no longer worth sending")
         try:
-            sealed: Any = importlib.import_module("taskly.notify.sealed")
-            notify: Any = importlib.import_module("taskly.notify.apprise")
-        except ImportError:  # a build without Apprise: the rows wait for one that has it
-            retry_at = max(now, self.clock()) + backoff(job["attempts"])
-            return Verdict("retry", "Apprise is not available here", retry_at=retry_at)
-        try:
-            url = sealed.unseal(job["url_sealed"], user_id=job["user_id"], settings=self.settings)
-        except ValueError:  # sealed.Unreadable: another key, or a damaged row
+            url = unseal(job["url_sealed"], user_id=job["user_id"], settings=self.settings)
+        except Unreadable:  # another key, or a damaged row: it will not open later either
             unreadable = "the stored URL cannot be read (was the key changed?)"
-            await queries.record_service_delivery(
-                conn, id=job["notify_service_id"], user_id=job["user_id"], error=unreadable
-            )
+            async with db() as conn:
+                await queries.record_notify_service_result(
+                    conn, id=job["notify_service_id"], user_id=job["user_id"], error=unreadable
+                )
             return Verdict("fail", unreadable)
         late = late_at(job, now)
         title, body = apprise_message(self.settings, job, late)
-        result = await notify.send_apprise(url, title=title, body=body, settings=self.settings)
+        result = await send_apprise(url, title=title, body=body, settings=self.settings)
         outcome, detail = result.outcome, str(result.detail or result.outcome)
         error = None if outcome == "delivered" else detail
-        await queries.record_service_delivery(
-            conn, id=job["notify_service_id"], user_id=job["user_id"], error=error
-        )
+        async with db() as conn:
+            await queries.record_notify_service_result(
+                conn, id=job["notify_service_id"], user_id=job["user_id"], error=error
+            )
         if outcome == "delivered":
             return Verdict("sent", late=late)
         if outcome == "retry":

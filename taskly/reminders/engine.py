@@ -53,11 +53,13 @@ from taskly.db import queries
 from taskly.mail import SmtpConfig
 from taskly.reminders.channels import (
     AppriseSender,
+    Db,
     EmailSender,
     PushSender,
     Sender,
     Verdict,
     backoff,
+    held,
 )
 from taskly.reminders.jobs import fan_out, judge, record, send_outbox
 from taskly.settings import Settings
@@ -238,31 +240,48 @@ class ReminderEngine:
 
     # ---- deliveries: each sent once, on its own channel -------------------------------------
 
+    def _acquire(self) -> Any:
+        return self.pool.acquire(timeout=self.settings.db_acquire_timeout)
+
     async def _delivery_batch(self, sender: Sender) -> tuple[int, int]:
+        """Claim a batch of one channel's deliveries and send them. Mail keeps the lane's
+        connection across each SMTP exchange, as the outbox does; push and Apprise hold none
+        while a remote service is being waited on (a hanging one must not use up the pool the
+        mail lanes and the web app share) and take one for each record, which the lease leaves
+        room for (DB_ACQUIRE_TIMEOUT more)."""
         now = self.clock()
-        async with self.pool.acquire(timeout=self.settings.db_acquire_timeout) as conn:
+        async with self._acquire() as conn:
             claim = queries.claim_deliveries
             ids = [r["id"] for r in await self._claim(conn, claim, now, channel=sender.channel)]
             if not ids:
                 return 0, 0
-            deadline = self._sending_deadline(sender.timeout)
             jobs = [job async for job in queries.select_delivery_jobs(conn, ids=ids)]
-            sent = 0
-            for index, job in enumerate(jobs):
-                if self._over(deadline):
+            if sender.holds_connection:
+                return await self._send_jobs(sender, jobs, now, held(conn)), len(ids)
+        return await self._send_jobs(sender, jobs, now, self._acquire), len(ids)
+
+    async def _send_jobs(self, sender: Sender, jobs: list[Any], now: datetime, db: Db) -> int:
+        s = self.settings
+        spare = 0.0 if sender.holds_connection else s.db_acquire_timeout
+        deadline = self._sending_deadline(sender.timeout + spare)
+        sent = 0
+        for index, job in enumerate(jobs):
+            if self._over(deadline):
+                async with db() as conn:
                     remaining = [j["id"] for j in jobs[index:]]
                     await queries.release_deliveries(conn, ids=remaining, worker=self.worker)
-                    break
-                try:
-                    verdict = await judge(conn, sender, job, now)
-                except DATABASE_GONE:
-                    raise
-                except Exception as exc:  # one bad row must not hold up the rest
-                    log.exception("delivery %s cannot be sent", job["id"])
-                    verdict = Verdict("fail", f"cannot be sent: {type(exc).__name__}")
+                break
+            try:
+                verdict = await judge(db, sender, job, now)
+            except DATABASE_GONE:
+                raise
+            except Exception as exc:  # one bad row must not hold up the rest
+                log.exception("delivery %s cannot be sent", job["id"])
+                verdict = Verdict("fail", f"cannot be sent: {type(exc).__name__}")
+            async with db() as conn:
                 await record(conn, self.worker, job, verdict)
-                sent += verdict.kind == "sent"
-        return sent, len(ids)
+            sent += verdict.kind == "sent"
+        return sent
 
     # ---- confirmations and account mail (outbox) ---------------------------------------------
 

@@ -14,7 +14,15 @@ import asyncpg
 from taskly.db import queries
 from taskly.mail import PermanentMailError, TemporaryMailError
 from taskly.outbox import ESSENTIAL, UNSOLICITED, UNSOLICITED_DAILY
-from taskly.reminders.channels import EmailSender, Sender, Verdict, backoff, mail_hold, send_mail
+from taskly.reminders.channels import (
+    Db,
+    EmailSender,
+    Sender,
+    Verdict,
+    backoff,
+    mail_hold,
+    send_mail,
+)
 from taskly.reminders.messages import outbox_message
 from taskly.reminders.model import Rule, message_id, next_occurrence
 from taskly.settings import Settings
@@ -53,13 +61,13 @@ async def fan_out(
     )
 
 
-async def judge(conn: asyncpg.Connection, sender: Sender, job: Any, now: datetime) -> Verdict:
+async def judge(db: Db, sender: Sender, job: Any, now: datetime) -> Verdict:
     """Send one delivery unless there is no longer anything to remind of."""
     if job["task_id"] is None or job["deleted_at"] is not None or job["status"] == "done":
         return Verdict("skip", "the task is done or deleted")
     if job["reminder_id"] is None:
         return Verdict("skip", "the reminder was removed")
-    return await sender.send(conn, job, now)
+    return await sender.send(db, job, now)
 
 
 async def record(conn: asyncpg.Connection, worker: str, job: Any, verdict: Verdict) -> None:

@@ -55,6 +55,8 @@ def live_server(
         # Every browser test signs up from 127.0.0.1: more than an hour's sign-ups from one
         # address. The limits themselves are tested against the app (tests/auth, test_ratelimit).
         "RATE_LIMITS_ENABLED": "0",
+        # Apprise tests send to a receiver on 127.0.0.1, as an operator's LAN ntfy would be.
+        "NOTIFY_ALLOW_PRIVATE": "1",
     }
     env.pop("SMTP_URL", None)
     log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
