@@ -179,6 +179,9 @@ class Settings:
             raise SettingsError(
                 "SMTP_TIMEOUT, DB_COMMAND_TIMEOUT and BODY_TIMEOUT must be positive"
             )
+        from taskly.notify import config as notify_config
+
+        notify_config.validate(self)  # first: the lease below is judged on sound timeouts
         # The engine takes a new message from its batch only while the lease still covers one
         # whole send and its record: the window left must hold at least one send, by mail
         # (SMTP_TIMEOUT) and by push or Apprise (NOTIFY_TIMEOUT, whose lanes take a connection
@@ -196,9 +199,6 @@ class Settings:
             )
         if self.mail_daily_limit < 0:
             raise SettingsError("MAIL_DAILY_LIMIT must be 0 (no limit) or more")
-        from taskly.notify import config as notify_config
-
-        notify_config.validate(self)
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SettingsError(
