@@ -100,6 +100,23 @@ async def parse_channels(
     return channels, this_id, ({"channels": error} if error else {})
 
 
+async def describe_channels(conn: asyncpg.Connection, user_id: int, channels: Channels) -> str:
+    """The channels in words, for the "Reminders on" mail: "by email and on this device"."""
+    words = ["by email"] if channels.email else []
+    if channels.all_devices:
+        words.append("on all your devices")
+    elif channels.this_device or channels.devices:
+        words.append("on this device" if not channels.devices else "on your chosen devices")
+    words += [
+        f"through {r['label']}"
+        async for r in queries.select_user_services(conn, user_id=user_id)
+        if r["id"] in channels.services
+    ]
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
 async def default_channels(conn: asyncpg.Connection, user_id: int) -> Channels:
     row = await queries.select_channel_defaults(conn, user_id=user_id)
     services = [r async for r in queries.select_user_services(conn, user_id=user_id)]

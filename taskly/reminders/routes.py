@@ -16,6 +16,7 @@ from taskly.outbox import queue_mail
 from taskly.reminders.choice import (
     channel_options,
     default_channels,
+    describe_channels,
     parse_channels,
     save_targets,
     task_channels,
@@ -205,6 +206,7 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
                 subject=f"Reminders on: {task.title[:120]}",
                 title=task.title,
                 schedule=schedule,
+                channels=await describe_channels(conn, g.user.id, channels),
                 url=f"{settings().base_url}/tasks/{task_id}",
             )
     return await _card_response(task_id, f"Reminders for “{task.title[:60]}”: {schedule}.")

@@ -6,6 +6,7 @@ without a session. A failing channel never holds up another."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -220,6 +221,8 @@ async def test_the_channels_chosen_are_saved_and_shown_on_the_bell(ada, db, push
         "SELECT push_subscription_id, notify_service_id FROM reminder_targets ORDER BY 1, 2"
     )
     assert [tuple(r) for r in targets] == [(device, None), (None, service)]
+    confirmation = await db.fetchval("SELECT context FROM outbox WHERE template = 'subscribed'")
+    assert json.loads(confirmation)["channels"] == "by email, on this device and through ntfy"
     # Opened again (from another browser), the form shows the device by name, ticked.
     again = await (await ada.get(f"/tasks/{task_id}/reminders")).get_data(as_text=True)
     assert f'name="device" value="{device}" checked> Firefox on Android' in again
