@@ -116,6 +116,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     from taskly.account.verify import blueprint as verify
     from taskly.auth.routes import blueprint as auth
     from taskly.core.routes import blueprint as core
+    from taskly.reminders.choice import blueprint as channels
+    from taskly.reminders.links import blueprint as links
     from taskly.reminders.routes import blueprint as reminders
     from taskly.tasks import routes as _task_routes  # noqa: F401  (registers the actions)
     from taskly.tasks.common import blueprint as tasks
@@ -123,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     for blueprint in (
         *(core, auth, verify, recovery),
         *(account, profile, email, devices, notifications, notify_services, data, delete),
-        *(tasks, reminders),
+        *(tasks, reminders, links, channels),
     ):
         app.register_blueprint(blueprint)
     if settings.env == "development":  # the caught-mail viewer never exists in production

@@ -181,19 +181,26 @@ class Settings:
             raise SettingsError(
                 "SMTP_TIMEOUT, DB_COMMAND_TIMEOUT and BODY_TIMEOUT must be positive"
             )
+        from taskly.notify import config as notify_config
+
+        notify_config.validate(self)  # first: the lease below is judged on sound timeouts
         # The engine takes a new message from its batch only while the lease still covers one
-        # whole send and its record: the window left must hold at least one send.
-        needed = 2 * self.smtp_timeout + self.db_command_timeout
+        # whole send and its record: the window left must hold at least one send, by mail
+        # (SMTP_TIMEOUT) and by push or Apprise (NOTIFY_TIMEOUT, whose lanes take a connection
+        # for each record: DB_ACQUIRE_TIMEOUT more) alike.
+        mail = (2 * self.smtp_timeout + self.db_command_timeout, "2 * SMTP_TIMEOUT")
+        notify = (
+            2 * self.notify_timeout + self.db_command_timeout + self.db_acquire_timeout,
+            "2 * NOTIFY_TIMEOUT + DB_ACQUIRE_TIMEOUT",
+        )
+        needed, which = max(mail, notify)
         if self.reminder_lease < needed:
             raise SettingsError(
-                f"REMINDER_LEASE must be at least 2 * SMTP_TIMEOUT + DB_COMMAND_TIMEOUT "
+                f"REMINDER_LEASE must be at least {which} + DB_COMMAND_TIMEOUT "
                 f"({needed:g} s with these values), or no reminder could be sent in time"
             )
         if self.mail_daily_limit < 0:
             raise SettingsError("MAIL_DAILY_LIMIT must be 0 (no limit) or more")
-        from taskly.notify import config as notify_config
-
-        notify_config.validate(self)
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SettingsError(

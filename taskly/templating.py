@@ -162,7 +162,19 @@ def asset(filename: str) -> str:
     return url_for("static", filename=filename, v=_digest(path, path.stat().st_mtime_ns))
 
 
+def reminder_channels_text(channels: list[str] | None) -> str:
+    """What a card's bell says after "Next reminder": ", by email, all my devices and ntfy"."""
+    names = {"email": "email", "devices": "all my devices", "device": "push to a device"}
+    ordered = sorted(channels or [], key=lambda c: (list(names).index(c) if c in names else 3, c))
+    words = [names.get(c) or c.removeprefix("service:") for c in ordered]
+    if not words:
+        return ""
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return f", by {listed}"
+
+
 def init_app(app: Quart) -> None:
+    app.jinja_env.globals["reminder_channels_text"] = reminder_channels_text
     app.jinja_env.globals["asset"] = asset
     app.jinja_env.globals["due_choices"] = due_choices
     app.jinja_env.globals["locale_example"] = locale_example

@@ -136,3 +136,56 @@ async def test_serving_refuses_a_database_behind_or_ahead(postgres, settings):
     app = create_app(replace(settings, database_url=dsn))
     with pytest.raises(LifespanError, match="migrated by a newer release"):
         await app.test_app().startup()
+
+
+async def test_0011_keeps_sent_mail_as_sent_email_deliveries(postgres):
+    """Issue #12: deliveries became per-channel jobs. Mail sent before the upgrade stays a sent
+    email delivery with its Message-ID, and still blocks a second fan-out of its occurrence."""
+    conn = await connect(await postgres.create_database())
+    known = load_migrations()
+    before = [m for m in known if m.version < 11]
+    try:
+        await migrate(conn, before)
+        user_id = await conn.fetchval(
+            "INSERT INTO users (email, email_key, first_name, last_name, password_hash)"
+            " VALUES ('a@example.com', 'a@example.com', 'A', 'B', 'x') RETURNING id"
+        )
+        task_id = await conn.fetchval(
+            "INSERT INTO tasks (user_id, title, position) VALUES ($1, 'T', 1) RETURNING id",
+            user_id,
+        )
+        reminder_id = await conn.fetchval(
+            "INSERT INTO reminders (user_id, task_id, kind, fire_at, next_fire_at)"
+            " VALUES ($1, $2, 'at', now(), NULL) RETURNING id",
+            user_id,
+            task_id,
+        )
+        sent_at = await conn.fetchval(
+            "INSERT INTO deliveries (reminder_id, task_id, user_id, occurrence_at, message_id)"
+            " VALUES ($1, $2, $3, '2026-12-01 09:00Z', '<reminder-1@x>') RETURNING sent_at",
+            reminder_id,
+            task_id,
+            user_id,
+        )
+        assert [m.split("_", 1)[0] for m in await migrate(conn, known)] == [
+            f"{m.version:04d}" for m in known if m.version >= 11
+        ]
+        row = await conn.fetchrow("SELECT * FROM deliveries")
+        assert (row["channel"], row["state"], row["message_id"]) == (
+            "email",
+            "sent",
+            "<reminder-1@x>",
+        )
+        assert row["created_at"] == row["sent_at"] == sent_at and row["attempts"] == 0
+        assert await conn.fetchval("SELECT by_email FROM reminders") is True
+        again = await conn.execute(
+            "INSERT INTO deliveries (reminder_id, task_id, user_id, occurrence_at, channel,"
+            " message_id, retry_at) VALUES ($1, $2, $3, '2026-12-01 09:00Z', 'email',"
+            " '<reminder-1-again@x>', now()) ON CONFLICT DO NOTHING",
+            reminder_id,
+            task_id,
+            user_id,
+        )
+        assert again == "INSERT 0 0"
+    finally:
+        await conn.close()

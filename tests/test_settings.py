@@ -62,6 +62,11 @@ def test_safe_production_settings_are_accepted():
         # The documented minimum once sent nothing (lease 30, timeout 15: no sending window).
         ({"REMINDER_LEASE": "30", "SMTP_TIMEOUT": "15"}, r"REMINDER_LEASE must be at least"),
         ({"REMINDER_LEASE": "39", "SMTP_TIMEOUT": "15"}, r"\(40 s with these values\)"),
+        # A push or Apprise send is held to NOTIFY_TIMEOUT: the lease must cover one too.
+        (
+            {"REMINDER_LEASE": "40", "SMTP_TIMEOUT": "5", "NOTIFY_TIMEOUT": "20"},
+            r"2 \* NOTIFY_TIMEOUT \+ DB_ACQUIRE_TIMEOUT \+ DB_COMMAND_TIMEOUT \(55 s with these",
+        ),
         ({"SECRET_KEY": "a" * 40}, "SECRET_KEY is unsafe"),
         ({"SECRET_KEY": "abcd" * 12}, "SECRET_KEY is unsafe"),
         ({"MAIL_DAILY_LIMIT": "-1"}, "MAIL_DAILY_LIMIT must be"),

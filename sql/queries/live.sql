@@ -1,4 +1,4 @@
--- The live board (issue #13). See sql/migrations/0011_live.sql for how changes are numbered.
+-- The live board (issue #13). See sql/migrations/0012_live.sql for how changes are numbered.
 
 -- name: select-live-changes(user_id, since)
 -- The user's current change number, and what changed after :since (none: a NULL seq). One

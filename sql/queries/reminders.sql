@@ -6,12 +6,13 @@ SELECT * FROM reminders
 -- name: delete-task-reminders(task_id, user_id)!
 DELETE FROM reminders WHERE task_id = :task_id AND user_id = :user_id;
 
--- name: insert-reminder(user_id, task_id, kind, fire_at, lead_minutes, repeat, repeat_time, repeat_day, next_fire_at)!
+-- name: insert-reminder(user_id, task_id, kind, fire_at, lead_minutes, repeat, repeat_time, repeat_day, next_fire_at, by_email, all_devices)$
 INSERT INTO reminders (user_id, task_id, kind, fire_at, lead_minutes, repeat, repeat_time,
-                       repeat_day, next_fire_at, state)
+                       repeat_day, next_fire_at, by_email, all_devices, state)
 VALUES (:user_id, :task_id, :kind, :fire_at, :lead_minutes, :repeat, :repeat_time,
-        :repeat_day, :next_fire_at,
-        CASE WHEN :next_fire_at::timestamptz IS NULL THEN 'finished' ELSE 'active' END);
+        :repeat_day, :next_fire_at, :by_email, :all_devices,
+        CASE WHEN :next_fire_at::timestamptz IS NULL THEN 'finished' ELSE 'active' END)
+RETURNING id;
 
 -- name: claim-due-reminders(worker, now, lease_seconds, batch)
 -- Take up to :batch due reminders nobody holds (or whose holder's lease ran out). SKIP LOCKED
@@ -43,38 +44,10 @@ SELECT r.id AS reminder_id, t.id AS task_id, t.title, t.notes, t.status, t.due_a
   JOIN users u ON u.id = r.user_id
  WHERE r.id = ANY(:ids);
 
--- name: finish-occurrence(id, worker, next_fire_at, message_id, occurrence_at, late, user_id, task_id)!
--- Record the delivery and advance the rule in one statement, only while we hold the claim.
-WITH delivered AS (
-    INSERT INTO deliveries (reminder_id, task_id, user_id, occurrence_at, message_id, late)
-    SELECT :id, :task_id, :user_id, :occurrence_at, :message_id, :late
-     WHERE EXISTS (SELECT 1 FROM reminders WHERE id = :id AND claimed_by = :worker)
-    ON CONFLICT DO NOTHING
-)
-UPDATE reminders
-   SET next_fire_at = :next_fire_at,
-       state = CASE WHEN :next_fire_at::timestamptz IS NULL THEN 'finished' ELSE 'active' END,
-       attempts = 0, last_error = NULL, retry_at = NULL,
-       claimed_by = NULL, claimed_until = NULL
- WHERE id = :id AND claimed_by = :worker;
-
 -- name: skip-occurrence(id, worker, next_fire_at, state)!
 -- Nothing to send (task done or deleted, reminders switched off): advance or stop quietly.
 UPDATE reminders
    SET next_fire_at = :next_fire_at, state = :state, claimed_by = NULL, claimed_until = NULL
- WHERE id = :id AND claimed_by = :worker;
-
--- name: retry-reminder(id, worker, retry_at, error)!
-UPDATE reminders
-   SET attempts = attempts + 1, retry_at = :retry_at, last_error = :error,
-       claimed_by = NULL, claimed_until = NULL
- WHERE id = :id AND claimed_by = :worker;
-
--- name: hold-reminder(id, worker, retry_at, error)!
--- Not sent and not an attempt: the address is unverified, or today's mail ceiling is reached.
--- The occurrence stays pending, so it goes out (once, marked late) when the hold ends.
-UPDATE reminders
-   SET retry_at = :retry_at, last_error = :error, claimed_by = NULL, claimed_until = NULL
  WHERE id = :id AND claimed_by = :worker;
 
 -- name: fail-reminder(id, worker, error)!
@@ -94,13 +67,6 @@ SELECT EXISTS (SELECT 1 FROM used_links WHERE token_hash = :token_hash);
 INSERT INTO used_links (token_hash) VALUES (:token_hash)
 ON CONFLICT DO NOTHING
 RETURNING true;
-
--- name: snooze-task(user_id, task_id, fire_at)!
--- A one-off reminder for the same task; the task's other rules are left as they are.
-INSERT INTO reminders (user_id, task_id, kind, fire_at, next_fire_at)
-SELECT :user_id, :task_id, 'at', :fire_at, :fire_at
- WHERE EXISTS (SELECT 1 FROM tasks WHERE id = :task_id AND user_id = :user_id
-                                     AND deleted_at IS NULL AND status <> 'done');
 
 -- name: reschedule-due-reminders(task_id, user_id, due_at, now)!
 -- The due date changed: lead-time reminders follow it.

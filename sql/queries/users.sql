@@ -35,8 +35,8 @@ RETURNING first_name;
 -- name: release-held-mail(user_id)!
 -- Verified: what was held for the address goes out now (each reminder once, marked late).
 WITH reminders_held AS (
-    UPDATE reminders SET retry_at = NULL, last_error = NULL
-     WHERE user_id = :user_id AND state = 'active' AND last_error LIKE 'held:%'
+    UPDATE deliveries SET retry_at = now(), last_error = NULL
+     WHERE user_id = :user_id AND state = 'pending' AND last_error LIKE 'held:%'
 )
 UPDATE outbox SET retry_at = now(), last_error = NULL
  WHERE user_id = :user_id AND state = 'pending' AND last_error LIKE 'held:%';

@@ -81,3 +81,41 @@
       });
   });
 })();
+
+// The Remind me form's "This device's notifications" (templates/partials/_channels.html): the
+// server knows this browser only by its push subscription, so the form carries the endpoint.
+// No subscription (or no push at all): the box is unticked and disabled, and a hint says where
+// to turn notifications on. Forms arrive by htmx too, hence htmx:load as well as page load.
+(function () {
+  "use strict";
+  function subscription() {
+    if (!("serviceWorker" in navigator) || !("PushManager" in window)) { return Promise.resolve(null); }
+    return navigator.serviceWorker.getRegistration("/")
+      .then(function (registration) { return registration ? registration.pushManager.getSubscription() : null; })
+      .catch(function () { return null; });
+  }
+  function prepare(root) {
+    var fields = (root.querySelectorAll ? root : document).querySelectorAll("[data-push-endpoint]");
+    if (!fields.length) { return; }
+    subscription().then(function (current) {
+      Array.prototype.forEach.call(fields, function (field) {
+        var fieldset = field.closest("fieldset") || field.form;
+        var label = fieldset.querySelector("[data-this-device]");
+        var box = label && label.querySelector("input");
+        var hint = fieldset.querySelector("[data-this-device-hint]");
+        if (current) {
+          field.value = current.endpoint;
+          return;
+        }
+        if (box) { box.checked = false; box.disabled = true; }
+        if (hint) { hint.hidden = false; }
+      });
+    });
+  }
+  document.addEventListener("htmx:load", function (event) { prepare(event.target); });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { prepare(document); });
+  } else {
+    prepare(document);
+  }
+})();

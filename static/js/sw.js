@@ -92,25 +92,66 @@ self.addEventListener("message", function (event) {
   }
 });
 
-// Web Push (issue #12): a reminder or a test arrives as JSON {title, body, url, tag}; the
-// notification opens `url` (a path on this site) when tapped. Still to come with reminders by
-// push: Done / Snooze actions posting to the signed single-use links the reminder mail uses.
+// Web Push (issue #12): a reminder or a test arrives as JSON {title, body, url, tag, timestamp,
+// actions: [{action, title, url}]}; the notification opens `url` (a path on this site) when
+// tapped. A reminder's actions are Done and Snooze 1 hour, each a signed single-use link
+// (/m/<token>, the ones the reminder mail carries): tapping one posts to it from here, with no
+// cookies and no window opened, so it works from the lock screen. The server answers 204, or
+// {error} (already used, expired, task gone), which is shown as a notification of its own.
 // None of this touches the fetch handling above.
+function sitePath(value) {
+  return typeof value === "string" && value.charAt(0) === "/" && value.charAt(1) !== "/";
+}
+
 self.addEventListener("push", function (event) {
   var message = {};
   try { message = event.data ? event.data.json() : {}; } catch (e) { message = {}; }
   var title = typeof message.title === "string" && message.title ? message.title : "Taskly";
-  event.waitUntil(self.registration.showNotification(title, {
+  var actions = (Array.isArray(message.actions) ? message.actions : []).filter(function (a) {
+    return a && typeof a.action === "string" && typeof a.title === "string" && sitePath(a.url);
+  }).slice(0, 2);
+  var links = {};
+  actions.forEach(function (a) { links[a.action] = a.url; });
+  var options = {
     body: typeof message.body === "string" ? message.body : "",
     tag: typeof message.tag === "string" ? message.tag : undefined,
     icon: "/static/icons/icon-192.png",
-    data: { url: typeof message.url === "string" && message.url.charAt(0) === "/" ? message.url : "/" }
-  }));
+    actions: actions.map(function (a) { return { action: a.action, title: a.title }; }),
+    data: { url: sitePath(message.url) ? message.url : "/", links: links }
+  };
+  if (typeof message.timestamp === "number") { options.timestamp = message.timestamp; }
+  event.waitUntil(self.registration.showNotification(title, options));
 });
+
+// Done / Snooze: post to the signed link; a refusal becomes a notification saying why.
+function act(url, title) {
+  return fetch(new URL(url, self.location.origin).href, {
+    method: "POST", credentials: "omit", headers: { Accept: "application/json" }
+  }).then(function (response) {
+    if (response.ok) { return null; }
+    return response.json().catch(function () { return {}; }).then(function (answer) {
+      return self.registration.showNotification(title, {
+        body: answer && typeof answer.error === "string" ? answer.error : "That did not work. Open Taskly to try again.",
+        icon: "/static/icons/icon-192.png", tag: "taskly-action"
+      });
+    });
+  }).catch(function () {
+    return self.registration.showNotification(title, {
+      body: "Taskly could not be reached. Open it to try again.",
+      icon: "/static/icons/icon-192.png", tag: "taskly-action"
+    });
+  });
+}
 
 self.addEventListener("notificationclick", function (event) {
   event.notification.close();
-  var url = new URL(event.notification.data && event.notification.data.url || "/", self.location.origin).href;
+  var data = event.notification.data || {};
+  var link = event.action && data.links && data.links[event.action];
+  if (link) {
+    event.waitUntil(act(link, event.notification.title));
+    return;
+  }
+  var url = new URL(data.url || "/", self.location.origin).href;
   event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
     for (var i = 0; i < windows.length; i++) {
       if (windows[i].url === url && "focus" in windows[i]) { return windows[i].focus(); }

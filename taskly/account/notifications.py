@@ -21,6 +21,7 @@ from taskly.db import connection, queries
 from taskly.outbound import OutboundRefused, Policy, check_push_endpoint
 from taskly.push import PushResult, send_push, vapid_keys
 from taskly.ratelimit import Limit, by_account, rate_limited
+from taskly.reminders.choice import defaults_context
 from taskly.web import login_required, render, settings
 
 blueprint = Blueprint("notifications", __name__, url_prefix="/account/notifications")
@@ -64,6 +65,7 @@ async def page(error: str | None = None, status: int = 200, **context: Any) -> R
         server_key=keys.application_server_key(),
         error=error,
         **context,
+        defaults=await defaults_context(g.user.id),
     )
 
 

@@ -1,7 +1,7 @@
 """A per-process cache of sessions: most requests skip the session query (issue #14).
 
 Sessions stay revocable at once on every instance: whatever ends a session or changes what the
-session query returns announces it through PostgreSQL (sql/migrations/0011_live.sql):
+session query returns announces it through PostgreSQL (sql/migrations/0012_live.sql):
 `taskly_sessions` with the token hash (a logout, "log out everywhere else", a password change,
 expiry, an account deleted), `taskly_users` with the user id (a profile or address change, mail
 sent today). The live board's listener (taskly/live/hub.py) hears both on its one connection per

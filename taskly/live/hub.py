@@ -1,7 +1,7 @@
 """The live board's fan-out inside one process: one LISTEN connection, many browser streams.
 
 Every committed change to a user's tasks NOTIFYs `taskly_live` with "<user> <seq> <task>"
-(sql/migrations/0011_live.sql); every ended session NOTIFYs `taskly_sessions` with its token
+(sql/migrations/0012_live.sql); every ended session NOTIFYs `taskly_sessions` with its token
 hash. The `Listener` holds this process's one connection that LISTENs to both (not one per
 browser) and hands each message to the `Hub`, which wakes the streams of that user, or ends
 the streams of that session. A woken stream reads what changed from the database itself (see

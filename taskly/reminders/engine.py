@@ -1,27 +1,37 @@
-"""The reminder engine: claims due reminders and pending outbox mail, sends them, and records
-what was sent. Runs every few seconds inside each app instance (APScheduler).
+"""The reminder engine: claims due reminders and pending outbox mail, fans each occurrence out
+into one delivery per channel target (email, each push subscription, each Apprise service),
+sends those, and records what was sent. Runs every few seconds inside each app instance
+(APScheduler).
 
-Exactly once in practice:
+Exactly once in practice, for reminders, their deliveries and the outbox alike:
 1. A batch is claimed in one statement (FOR UPDATE SKIP LOCKED) and leased to this instance
    for REMINDER_LEASE seconds. Other instances skip claimed rows until the lease runs out.
-2. Each message is sent, then its delivery is recorded and the rule advanced in one statement
-   that only succeeds while this instance still holds the claim.
-3. The instance stops taking messages from a batch while the lease still covers a whole send
-   (SMTP_TIMEOUT, a hard deadline) and its record (DB_COMMAND_TIMEOUT), so two instances never
-   hold the same occurrence.
-4. Stopping (SIGTERM, a deploy) lets the message being sent finish and be recorded, then hands
+2. A due reminder is fanned out and its rule advanced in one statement that only succeeds while
+   this instance still holds the claim; the unique (reminder, occurrence, channel, target)
+   index makes a second fan-out of the same occurrence add nothing.
+3. Each delivery is sent, then recorded in one statement that only succeeds while this
+   instance still holds its claim. Each channel has its own lanes and its own sender
+   (taskly/reminders/channels.py): a push service that hangs never delays mail.
+4. The instance stops taking deliveries from a batch while the lease still covers a whole send
+   (SMTP_TIMEOUT, or NOTIFY_TIMEOUT for push and Apprise: hard deadlines) and its record
+   (DB_COMMAND_TIMEOUT), so two instances never hold the same delivery.
+5. Stopping (SIGTERM, a deploy) lets the sends in flight finish and be recorded, then hands
    back only the claims it never started. A claim whose send was cut off is never handed back:
    its lease decides.
-The one window for a repeat is a crash (kill -9, power loss) between the SMTP server's "250 OK"
+The one window for a repeat is a crash (kill -9, power loss) between the receiver's acceptance
 and that statement's COMMIT (milliseconds): after the lease expires another instance resends
-that one occurrence, with the same Message-ID, which mail clients use to drop the copy.
+that one delivery; mail carries the same Message-ID, which mail clients use to drop the copy,
+and a push the same Topic and tag, which replace the copy on the device.
 
 After downtime an occurrence that was missed is sent once, marked late, and the rule moves on
-from now: a daily reminder missed for three days sends one mail, not three.
+from now: a daily reminder missed for three days sends one message per channel, not three. A
+newer occurrence also replaces an older one still waiting on the same reminder (held mail, a
+push backing off), so a hold that ends sends one message, not one per day held.
 
 Mail is held, not sent and not counted as an attempt, while the address is unverified (all
 but account mail) and once the account's daily ceiling (MAIL_DAILY_LIMIT, per local day) is
-reached; it goes out when the hold ends (verification, or local midnight).
+reached; it goes out when the hold ends (verification, or local midnight). Holds and the
+"Email me reminders" switch are about email only: push and Apprise go out regardless.
 """
 
 from __future__ import annotations
@@ -33,34 +43,36 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from taskly.db import queries
-from taskly.mail import Mail, Mailer, PermanentMailError, SmtpConfig, TemporaryMailError
-from taskly.outbox import ESSENTIAL, UNSOLICITED, UNSOLICITED_DAILY
-from taskly.reminders.messages import outbox_message, reminder_message
-from taskly.reminders.model import LATE_AFTER, Rule, message_id, next_occurrence
+from taskly.mail import SmtpConfig
+from taskly.reminders.channels import (
+    AppriseSender,
+    Db,
+    EmailSender,
+    PushSender,
+    Sender,
+    Verdict,
+    backoff,
+    held,
+)
+from taskly.reminders.jobs import fan_out, judge, record, send_outbox
 from taskly.settings import Settings
 
+__all__ = ["ReminderEngine", "backoff"]
+
 log = logging.getLogger("taskly.reminders")
-BACKOFF_START = 30.0
-BACKOFF_MAX = 3600.0
-LANES = 2
-UNVERIFIED_RECHECK = timedelta(hours=1)  # verification releases held mail at once anyway
+LANES = 2  # per channel (Apprise: one)
 DATABASE_GONE = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min ... up to an hour between tries of a temporarily failing message."""
-    return timedelta(seconds=min(BACKOFF_MAX, BACKOFF_START * 2 ** min(attempts, 12)))
 
 
 class ReminderEngine:
@@ -87,7 +99,7 @@ class ReminderEngine:
 
         The tick runs in a task this engine owns and is awaited through a shield: the
         scheduler cancels its jobs when it shuts down, and a send must not be cut off between
-        the SMTP server's acceptance and its record (stop() waits for it instead)."""
+        the receiver's acceptance and its record (stop() waits for it instead)."""
         if self.stopping or (self._running is not None and not self._running.done()):
             return 0
         self._running = asyncio.create_task(self._guarded_tick())
@@ -106,40 +118,51 @@ class ReminderEngine:
             return 0
 
     async def tick(self) -> int:
-        """Send everything that is due now; return how many messages went out.
+        """Fan out every due occurrence, then send everything pending; return how many
+        messages went out (every channel).
 
-        LANES batches go out side by side, each with its own SMTP connection (reused for the
-        whole batch) and its own claim: while one waits on the mail server or the database,
-        another builds its next message."""
+        Each channel has its lanes, side by side, each with its own claim (and, for mail, its
+        own SMTP connection reused for the whole batch); the first mail lanes also send the
+        outbox. While one waits on a server or the database, another builds its next message."""
+        while not self.stopping and await self._fan_out_batch():
+            pass
+        senders: list[tuple[Sender, bool]] = [
+            (EmailSender(self.settings, self.smtp, self.clock), True) for _ in range(LANES)
+        ]
+        senders += [(PushSender(self.settings, self.clock), False) for _ in range(LANES)]
+        senders.append((AppriseSender(self.settings, self.clock), False))
         results = await asyncio.gather(
-            *(self._lane() for _ in range(LANES)), return_exceptions=True
+            *(self._lane(sender, outbox) for sender, outbox in senders), return_exceptions=True
         )
         for result in results:  # every lane has finished (no claim left mid-send); now report
             if isinstance(result, BaseException):
                 raise result
         return sum(r for r in results if isinstance(r, int))
 
-    async def _lane(self) -> int:
+    async def _lane(self, sender: Sender, outbox: bool) -> int:
         sent = 0
-        mailer = Mailer(self.smtp, self.settings.smtp_timeout)
         try:
             while not self.stopping:
-                outbox = await self._outbox_batch(mailer)
-                reminders = await self._reminder_batch(mailer)
-                sent += outbox[0] + reminders[0]
-                if outbox[1] + reminders[1] == 0:  # nothing claimed: all caught up
+                claimed = 0
+                if outbox and isinstance(sender, EmailSender):
+                    done, taken = await self._outbox_batch(sender)
+                    sent, claimed = sent + done, claimed + taken
+                done, taken = await self._delivery_batch(sender)
+                sent, claimed = sent + done, claimed + taken
+                if claimed == 0:  # nothing claimed: all caught up
                     break
         finally:
-            await mailer.close()
+            await sender.close()
         return sent
 
     async def stop(self) -> None:
         """Graceful shutdown: the lanes finish the message each is sending and record it, then
-        hand back the rest of their batch. Bounded: a send is cut off at SMTP_TIMEOUT."""
+        hand back the rest of their batch. Bounded: a send is cut off at its deadline."""
         self.stopping = True
         running = self._running
         if running is not None and not running.done():
-            bound = self.settings.smtp_timeout + self.settings.db_command_timeout + 5
+            s = self.settings
+            bound = max(s.smtp_timeout, s.notify_timeout) + s.db_command_timeout + 5
             try:
                 async with asyncio.timeout(bound):
                     await asyncio.shield(running)
@@ -151,29 +174,22 @@ class ReminderEngine:
                 return
         async with self.pool.acquire() as conn:
             await queries.release_claims(conn, worker=self.worker)
+            await queries.release_delivery_claims(conn, worker=self.worker)
             await queries.release_outbox_claims(conn, worker=self.worker)
 
-    def _sending_deadline(self) -> float:
+    def _sending_deadline(self, send_timeout: float) -> float:
         """Stop taking messages from a batch while the lease still covers a whole send and
-        its record (settings.validate guarantees the window is at least one SMTP_TIMEOUT)."""
+        its record (settings.validate guarantees the window is at least one send)."""
         s = self.settings
-        return time.monotonic() + s.reminder_lease - s.smtp_timeout - s.db_command_timeout
+        return time.monotonic() + s.reminder_lease - send_timeout - s.db_command_timeout
 
     def _over(self, deadline: float) -> bool:
         return self.stopping or time.monotonic() > deadline
 
-    async def _send(self, mailer: Mailer, message: Mail) -> None:
-        try:
-            async with asyncio.timeout(self.settings.smtp_timeout):
-                await mailer.send(message)
-        except TimeoutError as exc:  # the overall deadline, whatever the server was doing
-            mailer.abort()  # no polite QUIT to a server that stopped answering
-            raise TemporaryMailError(
-                f"timed out: no answer in {self.settings.smtp_timeout:g} s"
-            ) from exc
-
-    async def _claim(self, conn: asyncpg.Connection, claim: Any, now: datetime) -> list[Any]:
-        """Run a claim statement (reminders or outbox): up to a batch of due rows, leased."""
+    async def _claim(
+        self, conn: asyncpg.Connection, claim: Any, now: datetime, **k: Any
+    ) -> list[Any]:
+        """Run a claim statement (reminders, deliveries or outbox): up to a batch, leased."""
         return [
             row
             async for row in claim(
@@ -182,6 +198,7 @@ class ReminderEngine:
                 now=now,
                 lease_seconds=float(self.settings.reminder_lease),
                 batch=self.settings.reminder_batch,
+                **k,
             )
         ]
 
@@ -190,50 +207,25 @@ class ReminderEngine:
         message that failed late in a long batch would otherwise be due again at once)."""
         return max(batch_now, self.clock())
 
-    async def _hold_until(
-        self, conn: asyncpg.Connection, target: Any, essential: bool, now: datetime
-    ) -> Any:
-        """None if mail may go to this account now (a slot is taken); else (until, why).
-        The account's day is on its own clock: the ceiling starts again at local midnight.
-        Account mail never touches the reminders' ceiling (nobody can use it up for someone
-        else); reminders and confirmations wait for a verified address."""
-        if essential:
-            return None
-        if not target["verified"]:
-            return now + UNVERIFIED_RECHECK, "held: address not verified"
-        used = await queries.reserve_mail(
-            conn, user_id=target["user_id"], daily_limit=self.settings.mail_daily_limit, now=now
-        )
-        if used is None:
-            until = await queries.next_local_midnight(conn, user_id=target["user_id"], now=now)
-            return until, "held: daily mail limit reached"
-        return None
+    # ---- reminders: one occurrence becomes a delivery per channel target --------------------
 
-    # ---- reminders ---------------------------------------------------------------------------
-
-    async def _reminder_batch(self, mailer: Mailer) -> tuple[int, int]:
+    async def _fan_out_batch(self) -> int:
+        """Claim a batch of due reminders and fan each out; how many were claimed."""
         now = self.clock()
         async with self.pool.acquire(timeout=self.settings.db_acquire_timeout) as conn:
             claimed = await self._claim(conn, queries.claim_due_reminders, now)
             if not claimed:
-                return 0, 0
-            deadline = self._sending_deadline()
+                return 0
             targets = {
                 row["reminder_id"]: row
                 async for row in queries.select_reminder_targets(
                     conn, ids=[r["id"] for r in claimed]
                 )
             }
-            sent = 0
-            for index, reminder in enumerate(claimed):
-                if self._over(deadline):
-                    remaining = [r["id"] for r in claimed[index:]]
-                    await queries.release_reminders(conn, ids=remaining, worker=self.worker)
-                    break
+            for reminder in claimed:
                 try:
-                    sent += await self._deliver(
-                        conn, mailer, reminder, targets[reminder["id"]], now
-                    )
+                    target = targets[reminder["id"]]
+                    await fan_out(conn, self.worker, self.domain, reminder, target, now)
                 except DATABASE_GONE:
                     raise  # the database went away: the lease hands the batch back
                 except Exception as exc:  # one bad row must not hold up the rest
@@ -244,133 +236,67 @@ class ReminderEngine:
                         worker=self.worker,
                         error=f"cannot be sent: {type(exc).__name__}",
                     )
-        return sent, len(claimed)
+        return len(claimed)
 
-    async def _deliver(
-        self, conn: asyncpg.Connection, mailer: Mailer, reminder: Any, target: Any, now: datetime
-    ) -> int:
-        occurrence: datetime = reminder["next_fire_at"]
-        rule = Rule.from_row(reminder)
-        following = next_occurrence(
-            rule, max(now, occurrence), target["time_zone"], target["due_at"]
-        )
-        if (
-            target["status"] == "done"
-            or target["deleted_at"] is not None
-            or not target["reminders_enabled"]
-        ):
-            # Done, deleted, or mail switched off: send nothing for this occurrence but keep the
-            # rule, so Undo (or reopening the task, or switching mail on) brings it back.
-            await queries.skip_occurrence(
-                conn,
-                id=reminder["id"],
-                worker=self.worker,
-                next_fire_at=following,
-                state="active" if following else "finished",
-            )
-            return 0
-        hold = await self._hold_until(conn, target, essential=False, now=now)
-        if hold is not None:
-            until, why = hold
-            await queries.hold_reminder(
-                conn, id=reminder["id"], worker=self.worker, retry_at=until, error=why
-            )
-            return 0
-        mid = message_id("reminder", reminder["id"], occurrence, self.domain)
-        late = now - occurrence > LATE_AFTER
-        message = reminder_message(self.settings, reminder, target, occurrence, late, mid)
-        try:
-            await self._send(mailer, message)
-        except TemporaryMailError as exc:
-            await queries.refund_mail(conn, user_id=target["user_id"], now=now)
-            retry_at = self._failed_at(now) + backoff(reminder["attempts"])
-            await queries.retry_reminder(
-                conn, id=reminder["id"], worker=self.worker, retry_at=retry_at, error=str(exc)
-            )
-            log.warning(
-                "reminder %s: temporary failure, retry at %s: %s",
-                reminder["id"],
-                retry_at.isoformat(),
-                exc,
-            )
-            return 0
-        except PermanentMailError as exc:
-            await queries.fail_reminder(conn, id=reminder["id"], worker=self.worker, error=str(exc))
-            log.error("reminder %s: permanent failure: %s", reminder["id"], exc)
-            return 0
-        await queries.finish_occurrence(
-            conn,
-            id=reminder["id"],
-            worker=self.worker,
-            next_fire_at=following,
-            message_id=mid,
-            occurrence_at=occurrence,
-            late=late,
-            user_id=target["user_id"],
-            task_id=target["task_id"],
-        )
-        return 1
+    # ---- deliveries: each sent once, on its own channel -------------------------------------
+
+    def _acquire(self) -> Any:
+        return self.pool.acquire(timeout=self.settings.db_acquire_timeout)
+
+    async def _delivery_batch(self, sender: Sender) -> tuple[int, int]:
+        """Claim a batch of one channel's deliveries and send them. Mail keeps the lane's
+        connection across each SMTP exchange, as the outbox does; push and Apprise hold none
+        while a remote service is being waited on (a hanging one must not use up the pool the
+        mail lanes and the web app share) and take one for each record, which the lease leaves
+        room for (DB_ACQUIRE_TIMEOUT more)."""
+        now = self.clock()
+        async with self._acquire() as conn:
+            claim = queries.claim_deliveries
+            ids = [r["id"] for r in await self._claim(conn, claim, now, channel=sender.channel)]
+            if not ids:
+                return 0, 0
+            jobs = [job async for job in queries.select_delivery_jobs(conn, ids=ids)]
+            if sender.holds_connection:
+                return await self._send_jobs(sender, jobs, now, held(conn)), len(ids)
+        return await self._send_jobs(sender, jobs, now, self._acquire), len(ids)
+
+    async def _send_jobs(self, sender: Sender, jobs: list[Any], now: datetime, db: Db) -> int:
+        s = self.settings
+        spare = 0.0 if sender.holds_connection else s.db_acquire_timeout
+        deadline = self._sending_deadline(sender.timeout + spare)
+        sent = 0
+        for index, job in enumerate(jobs):
+            if self._over(deadline):
+                async with db() as conn:
+                    remaining = [j["id"] for j in jobs[index:]]
+                    await queries.release_deliveries(conn, ids=remaining, worker=self.worker)
+                break
+            try:
+                verdict = await judge(db, sender, job, now)
+            except DATABASE_GONE:
+                raise
+            except Exception as exc:  # one bad row must not hold up the rest
+                log.exception("delivery %s cannot be sent", job["id"])
+                verdict = Verdict("fail", f"cannot be sent: {type(exc).__name__}")
+            async with db() as conn:
+                await record(conn, self.worker, job, verdict)
+            sent += verdict.kind == "sent"
+        return sent
 
     # ---- confirmations and account mail (outbox) ---------------------------------------------
 
-    async def _outbox_batch(self, mailer: Mailer) -> tuple[int, int]:
+    async def _outbox_batch(self, sender: EmailSender) -> tuple[int, int]:
         now = self.clock()
         async with self.pool.acquire(timeout=self.settings.db_acquire_timeout) as conn:
             claimed = await self._claim(conn, queries.claim_outbox, now)
-            deadline = self._sending_deadline()
+            deadline = self._sending_deadline(sender.timeout)
             sent = 0
             for index, row in enumerate(claimed):
                 if self._over(deadline):
                     remaining = [r["id"] for r in claimed[index:]]
                     await queries.release_outbox(conn, ids=remaining, worker=self.worker)
                     break
-                sent += await self._send_outbox(conn, mailer, row, now)
+                sent += await send_outbox(
+                    conn, self.settings, self.worker, sender, row, now, self._failed_at
+                )
         return sent, len(claimed)
-
-    async def _send_outbox(
-        self, conn: asyncpg.Connection, mailer: Mailer, row: Any, now: datetime
-    ) -> int:
-        try:
-            message = outbox_message(self.settings, row)
-        except Exception as exc:  # one bad row must not hold up the rest
-            log.exception("outbox %s cannot be sent", row["id"])
-            await queries.fail_outbox(
-                conn,
-                id=row["id"],
-                worker=self.worker,
-                error=f"cannot be sent: {type(exc).__name__}",
-            )
-            return 0
-        if row["template"] in UNSOLICITED and row["user_id"] is not None:
-            taken = await queries.reserve_account_mail(
-                conn, user_id=row["user_id"], daily_limit=UNSOLICITED_DAILY, now=now
-            )
-            if taken is None:
-                error = "dropped: too much account mail today"
-                await queries.fail_outbox(conn, id=row["id"], worker=self.worker, error=error)
-                return 0
-        hold = await self._hold_until(conn, row, row["template"] in ESSENTIAL, now)
-        if hold is not None:
-            until, why = hold
-            await queries.hold_outbox(
-                conn, id=row["id"], worker=self.worker, retry_at=until, error=why
-            )
-            return 0
-        try:
-            await self._send(mailer, message)
-        except TemporaryMailError as exc:
-            if row["template"] not in ESSENTIAL:
-                await queries.refund_mail(conn, user_id=row["user_id"], now=now)
-            await queries.retry_outbox(
-                conn,
-                id=row["id"],
-                worker=self.worker,
-                retry_at=self._failed_at(now) + backoff(row["attempts"]),
-                error=str(exc),
-            )
-            return 0
-        except PermanentMailError as exc:
-            await queries.fail_outbox(conn, id=row["id"], worker=self.worker, error=str(exc))
-            return 0
-        await queries.finish_outbox(conn, id=row["id"], worker=self.worker)
-        return 1

@@ -92,3 +92,51 @@ def outbox_message(settings: Settings, row: Any) -> Mail:
         html=mail_templates.get_template(f"email/{template}.html").render(context),
         message_id=row["message_id"],
     )
+
+
+# ---- push and Apprise ----------------------------------------------------------------------
+
+PUSH_ACTIONS = {"done": "Done", "snooze_hour": "Snooze 1 hour"}
+
+
+def board_path(task_id: int) -> str:
+    """The task's card on the board (what tapping a notification opens)."""
+    return f"/#task-{task_id}"
+
+
+def _body(job: Any, late: bool) -> str:
+    zone, locale = job["time_zone"], job["locale"]
+    due = local_text(job["due_at"], zone, locale, job["due_all_day"])
+    when = f"Due {due}" if due else f"Reminder for {local_text(job['occurrence_at'], zone, locale)}"
+    return f"{when} (sent late)" if late else when
+
+
+def push_payload(settings: Settings, job: Any, late: bool) -> dict[str, Any]:
+    """What the service worker shows (static/js/sw.js): the title, when it is due on the owner's
+    clock, the task on the board when tapped, and Done / Snooze 1 hour as signed single-use
+    links on this site that the worker posts to without a session (the tokens the mail uses)."""
+    actions = [
+        {
+            "action": action,
+            "title": label,
+            "url": "/m/"
+            + sign_action(
+                settings.secret_key, action, job["user_id"], job["task_id"], job["reminder_id"]
+            ),
+        }
+        for action, label in PUSH_ACTIONS.items()
+    ]
+    return {
+        "title": job["title"][:200],
+        "body": _body(job, late),
+        "url": board_path(job["task_id"]),
+        "tag": f"reminder-{job['task_id']}",
+        "timestamp": int(job["occurrence_at"].timestamp() * 1000),
+        "actions": actions,
+    }
+
+
+def apprise_message(settings: Settings, job: Any, late: bool) -> tuple[str, str]:
+    """An Apprise message: the title, then when it is due and a link to the task."""
+    link = settings.base_url + board_path(job["task_id"])
+    return f"Reminder: {job['title'][:200]}", f"{_body(job, late)}\n{link}"

@@ -1,10 +1,9 @@
-"""Remind me: subscribe a task to reminders, unsubscribe; and the signed links in reminder mail
-(mark done, snooze, unsubscribe), which show a confirmation page on GET and act only on POST,
-so a mail scanner that prefetches links changes nothing."""
+"""Remind me: subscribe a task to reminders (when, and on which channels: see choice.py),
+unsubscribe. The signed links in reminder mail and notifications are in links.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,25 +11,27 @@ import asyncpg
 from quart import Blueprint, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
-from taskly.dates import format_clock
 from taskly.db import connection, queries, transaction
 from taskly.outbox import queue_mail
+from taskly.reminders.choice import (
+    channel_options,
+    default_channels,
+    describe_channels,
+    parse_channels,
+    save_targets,
+    task_channels,
+)
 from taskly.reminders.model import (
     LEAD_CHOICES,
     REPEAT_CHOICES,
-    TOMORROW_AT,
     WEEKDAY_NAMES,
-    LinkError,
     Rule,
     describe_schedule,
-    local_wall,
     next_occurrence,
-    read_action,
-    use_link,
 )
-from taskly.tasks.model import STATUS_LABELS, update_task_status
+from taskly.tasks.model import STATUS_LABELS
 from taskly.tasks.views import card_fragment, owned_task
-from taskly.web import csrf_exempt, is_htmx, login_required, render, settings
+from taskly.web import is_htmx, login_required, render, settings
 
 blueprint = Blueprint("reminders", __name__)
 
@@ -126,10 +127,14 @@ async def edit(task_id: int) -> ResponseReturnValue:
         existing = [
             r async for r in queries.select_task_reminders(conn, task_id=task_id, user_id=g.user.id)
         ]
+        chosen = await task_channels(conn, task_id, g.user.id)
+        if chosen is None:
+            chosen = await default_channels(conn, g.user.id)
+        options = await channel_options(conn, g.user.id, chosen)
     return await render(
         "pages/reminders.html",
         partial="partials/_reminder_form.html",
-        **_context(task, existing=existing, values={}, errors={}),
+        **_context(task, existing=existing, values={}, errors={}, **options),
     )
 
 
@@ -149,6 +154,8 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
         await queries.lock_task_reminders(conn, task_id=task_id, user_id=g.user.id)
         task = await owned_task(task_id)
         rules, errors, values = parse_rules(form, g.user.time_zone, task.due_at, now)
+        channels, this_id, channel_errors = await parse_channels(conn, form, g.user.id)
+        errors |= channel_errors
         if errors:
             existing = [
                 r
@@ -156,11 +163,12 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
                     conn, task_id=task_id, user_id=g.user.id
                 )
             ]
+            options = await channel_options(conn, g.user.id, channels)
             return await render(
                 "pages/reminders.html",
                 partial="partials/_reminder_form.html",
                 status=422,
-                **_context(task, existing=existing, values=values, errors=errors),
+                **_context(task, existing=existing, values=values, errors=errors, **options),
             )
         had = [
             r async for r in queries.select_task_reminders(conn, task_id=task_id, user_id=g.user.id)
@@ -171,7 +179,7 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
             following = next_occurrence(rule, now, g.user.time_zone, task.due_at)
             if following is not None:
                 upcoming.append(following)
-            await queries.insert_reminder(
+            reminder_id = await queries.insert_reminder(
                 conn,
                 user_id=g.user.id,
                 task_id=task_id,
@@ -182,7 +190,10 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
                 repeat_time=rule.repeat_time,
                 repeat_day=rule.repeat_day,
                 next_fire_at=following,
+                by_email=channels.email,
+                all_devices=channels.all_devices,
             )
+            await save_targets(conn, reminder_id, g.user.id, channels, this_id)
         schedule = describe_schedule(
             rules, g.user.time_zone, min(upcoming, default=None), g.user.locale
         )
@@ -195,6 +206,7 @@ async def subscribe(task_id: int) -> ResponseReturnValue:
                 subject=f"Reminders on: {task.title[:120]}",
                 title=task.title,
                 schedule=schedule,
+                channels=await describe_channels(conn, g.user.id, channels),
                 url=f"{settings().base_url}/tasks/{task_id}",
             )
     return await _card_response(task_id, f"Reminders for “{task.title[:60]}”: {schedule}.")
@@ -225,85 +237,3 @@ async def unsubscribe_task(
             title=title,
             url=f"{settings().base_url}/tasks/{task_id}",
         )
-
-
-# ---- signed links from reminder mail --------------------------------------------------------
-
-ACTION_TEXT = {
-    "done": ("Mark this task done?", "Mark done"),
-    "snooze_hour": ("Remind you again in one hour?", "Snooze 1 hour"),
-    "snooze_tomorrow": ("Remind you again tomorrow at 09:00?", "Snooze until tomorrow"),
-    "unsubscribe": ("Stop all reminders for this task?", "Unsubscribe"),
-}
-
-
-@blueprint.route("/m/<token>", methods=["GET"])
-async def link_page(token: str) -> ResponseReturnValue:
-    """Shows what the link would do and a button; a GET never changes anything."""
-    try:
-        link = read_action(settings().secret_key, token, settings().link_max_age)
-    except LinkError as exc:
-        return await render("pages/mail_action.html", error=str(exc), status=400)
-    async with connection() as conn:
-        task = await queries.select_link_task(conn, task_id=link.task_id, user_id=link.user_id)
-        used = await queries.link_was_used(conn, token_hash=link.token_hash)
-    if task is None:
-        return await render(
-            "pages/mail_action.html", error="That task no longer exists.", status=404
-        )
-    if used:  # say so now, not after the person pressed the button
-        return await render(
-            "pages/mail_action.html", task=task, error="This link was already used.", status=409
-        )
-    question, button = ACTION_TEXT[link.action]
-    return await render(
-        "pages/mail_action.html", task=task, question=question, button=button, token=token
-    )
-
-
-@blueprint.route("/m/<token>", methods=["POST"])
-@csrf_exempt  # the signed, expiring, single-use token is the proof; RFC 8058 posts come from mail
-async def link_action(token: str) -> ResponseReturnValue:
-    try:
-        link = read_action(settings().secret_key, token, settings().link_max_age)
-    except LinkError as exc:
-        return await render("pages/mail_action.html", error=str(exc), status=400)
-    async with transaction() as conn:
-        task = await queries.select_link_task(conn, task_id=link.task_id, user_id=link.user_id)
-        if task is None:
-            return await render(
-                "pages/mail_action.html", error="That task no longer exists.", status=404
-            )
-        refusal = None
-        if link.action.startswith("snooze"):
-            if task["status"] == "done":
-                refusal = "This task is already done, so there is nothing to snooze."
-            elif not await queries.reminder_exists(conn, id=link.reminder_id, user_id=link.user_id):
-                refusal = (
-                    "You unsubscribed from this task's reminders, so there is nothing to snooze."
-                )
-        if refusal is None and not await use_link(conn, link):
-            refusal = "This link was already used."
-        if refusal is not None:
-            return await render("pages/mail_action.html", error=refusal, status=409)
-        now = datetime.now(UTC)
-        if link.action == "done":
-            await update_task_status(conn, link.task_id, link.user_id, "done")
-            result = "Marked done. No more reminders for it."
-        elif link.action == "snooze_hour":
-            await queries.snooze_task(
-                conn, user_id=link.user_id, task_id=link.task_id, fire_at=now + timedelta(hours=1)
-            )
-            result = "Snoozed: you will be reminded again in one hour."
-        elif link.action == "snooze_tomorrow":
-            zone = ZoneInfo(task["time_zone"])
-            tomorrow = now.astimezone(zone).date() + timedelta(days=1)
-            fire_at = local_wall(tomorrow, TOMORROW_AT, zone)
-            await queries.snooze_task(
-                conn, user_id=link.user_id, task_id=link.task_id, fire_at=fire_at
-            )
-            result = f"Snoozed until tomorrow at {format_clock(TOMORROW_AT, task['locale'])}."
-        else:
-            await unsubscribe_task(conn, link.user_id, link.task_id, task["title"])
-            result = "Unsubscribed: no more reminders for this task."
-    return await render("pages/mail_action.html", task=task, result=result)

@@ -40,6 +40,7 @@ class Task:
     deleted_at: datetime | None
     next_reminder_at: datetime | None = None  # the board and single-task queries add these
     reminder_error: str | None = None
+    reminder_channels: list[str] | None = None  # 'email', 'device', 'devices', 'service:<label>'
 
     @classmethod
     def from_row(cls, row: Any) -> Task:

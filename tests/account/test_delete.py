@@ -64,8 +64,9 @@ async def test_deleting_removes_every_row_and_says_goodbye(client, app, db, sink
     )
     reminder_id = await db.fetchval("SELECT id FROM reminders")
     await db.execute(
-        "INSERT INTO deliveries (reminder_id, task_id, user_id, occurrence_at, message_id)"
-        " VALUES ($1, $2, $3, now(), '<x@localhost>')",
+        "INSERT INTO deliveries (reminder_id, task_id, user_id, occurrence_at, message_id,"
+        " channel, state, sent_at) VALUES ($1, $2, $3, now(), '<x@localhost>', 'email', 'sent',"
+        " now())",
         reminder_id,
         task_id,
         user_id,

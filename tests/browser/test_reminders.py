@@ -59,3 +59,35 @@ def test_no_serious_accessibility_violations_on_settings_and_reminders(page: Pag
             v for v in results.response["violations"] if v["impact"] in ("serious", "critical")
         ]
         assert serious == [], f"{path}: {[(v['id'], v['help']) for v in serious]}"
+
+
+def test_the_channel_choice_is_saved(page: Page):
+    """Send by: this browser has no push subscription, so "This device's notifications" is
+    unticked and disabled with a pointer to Settings; the choice made is kept, said by the bell,
+    and ticked again when the form is opened next."""
+    sign_up(page, unique_email())
+    page.get_by_label("New task").focus()
+    page.keyboard.type("Phone only")
+    page.keyboard.press("Enter")
+    card = page.locator(".task-card").first
+    expect(card).to_be_visible()
+    page.keyboard.press("Escape")
+    page.keyboard.press("r")
+    send_by = page.get_by_role("group", name="Send by")
+    expect(send_by.get_by_label("Email")).to_be_checked()
+    expect(send_by.get_by_label("This device's notifications")).to_be_disabled()
+    expect(send_by.get_by_text("This browser does not get notifications yet")).to_be_visible()
+    page.get_by_label("Repeat until done").select_option("daily")
+    send_by.get_by_label("Email").uncheck()
+    page.get_by_role("button", name="Save reminders").click()
+    expect(page.get_by_text("Choose at least one way to be reminded.")).to_be_visible()
+    send_by = page.get_by_role("group", name="Send by")
+    send_by.get_by_label("All my devices").check()
+    page.get_by_role("button", name="Save reminders").click()
+    bell = page.locator(".task-card__bell")
+    expect(bell).to_have_attribute("title", "Next reminder, by all my devices")
+    page.locator(".task-card").first.focus()
+    page.keyboard.press("r")
+    send_by = page.get_by_role("group", name="Send by")
+    expect(send_by.get_by_label("All my devices")).to_be_checked()
+    expect(send_by.get_by_label("Email")).not_to_be_checked()

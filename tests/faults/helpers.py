@@ -87,17 +87,22 @@ async def seed_due_reminders(db: asyncpg.Connection, count: int, tag: str) -> li
 
 
 async def delivered(db: asyncpg.Connection, ids: list[int]) -> list[str]:
-    """Message-IDs recorded in `deliveries` for these reminders."""
+    """Message-IDs of the mail recorded as sent in `deliveries` for these reminders."""
     rows = await db.fetch(
-        "SELECT message_id FROM deliveries WHERE reminder_id = ANY($1::bigint[])", ids
+        "SELECT message_id FROM deliveries"
+        " WHERE reminder_id = ANY($1::bigint[]) AND channel = 'email' AND state = 'sent'",
+        ids,
     )
     return [row["message_id"] for row in rows]
 
 
 async def claims_by_pid(db: asyncpg.Connection) -> Counter[int]:
-    """Live reminder claims per process id (the engine's worker id is host:pid:random)."""
+    """Live claims per process id (the engine's worker id is host:pid:random): on reminders
+    being fanned out, and on deliveries being sent."""
     rows = await db.fetch(
-        "SELECT claimed_by, count(*) AS n FROM reminders"
+        "SELECT claimed_by, count(*) AS n FROM ("
+        "  SELECT claimed_by, claimed_until FROM reminders"
+        "  UNION ALL SELECT claimed_by, claimed_until FROM deliveries) c"
         " WHERE claimed_by IS NOT NULL AND claimed_until > now() GROUP BY claimed_by"
     )
     claims: Counter[int] = Counter()

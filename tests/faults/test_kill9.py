@@ -23,6 +23,7 @@ LEASE = 15
 # 2 * SMTP_TIMEOUT + DB_COMMAND_TIMEOUT); small batches so every instance and lane has work.
 ENGINE = {
     "SMTP_TIMEOUT": "3",
+    "NOTIFY_TIMEOUT": "1",
     "DB_COMMAND_TIMEOUT": "3",
     "REMINDER_LEASE": str(LEASE),
     "REMINDER_BATCH": "20",

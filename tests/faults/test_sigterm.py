@@ -22,6 +22,7 @@ GRACEFUL_TIMEOUT = 10  # taskly.cli: config.graceful_timeout
 LEASE = 12  # short, so claims left behind would cost little time; at least 2 * 3 + 3
 ENGINE = {
     "SMTP_TIMEOUT": "3",
+    "NOTIFY_TIMEOUT": "1",
     "DB_COMMAND_TIMEOUT": "3",
     "REMINDER_LEASE": str(LEASE),
     "REMINDER_BATCH": "20",

@@ -19,7 +19,12 @@ from tests.faults.services import Launcher, Sink
 SMTP_TIMEOUT = 2.0
 FIRST_BACKOFF = timedelta(seconds=30)  # taskly.reminders.engine.backoff(0)
 # A lease long enough for the whole batch: at least 2 * SMTP_TIMEOUT + DB_COMMAND_TIMEOUT.
-ENGINE = {"SMTP_TIMEOUT": str(SMTP_TIMEOUT), "DB_COMMAND_TIMEOUT": "3", "REMINDER_LEASE": "20"}
+ENGINE = {
+    "SMTP_TIMEOUT": str(SMTP_TIMEOUT),
+    "NOTIFY_TIMEOUT": str(SMTP_TIMEOUT),  # the lease covers a push or Apprise send too
+    "DB_COMMAND_TIMEOUT": "3",
+    "REMINDER_LEASE": "20",
+}
 COUNT = 3
 SLACK = 1.0  # seconds: scheduling and polling (a doubled timeout adds SMTP_TIMEOUT)
 
@@ -49,9 +54,9 @@ async def test_hung_mail_server_times_out_each_message_once_and_backs_off(
     try:
         while len(failed_at) < COUNT:
             assert time.monotonic() < deadline, f"only {len(failed_at)} attempts ended in 30 s"
-            rows = await db.fetch(
-                "SELECT id, attempts, claimed_by, clock_timestamp() AS now FROM reminders"
-                " WHERE id = ANY($1::bigint[])",
+            rows = await db.fetch(  # each reminder's mail, by reminder id
+                "SELECT reminder_id AS id, attempts, claimed_by, clock_timestamp() AS now"
+                " FROM deliveries WHERE reminder_id = ANY($1::bigint[]) AND channel = 'email'",
                 ids,
             )
             for row in rows:
@@ -80,7 +85,9 @@ async def test_hung_mail_server_times_out_each_message_once_and_backs_off(
             )
             break
     rows = await db.fetch(
-        "SELECT id, retry_at, last_error FROM reminders WHERE id = ANY($1::bigint[])", ids
+        "SELECT reminder_id AS id, retry_at, last_error FROM deliveries"
+        " WHERE reminder_id = ANY($1::bigint[]) AND channel = 'email'",
+        ids,
     )
     for row in rows:
         assert row["last_error"], f"reminder {row['id']} failed without a recorded error"

@@ -3,6 +3,7 @@ controlled clock."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from taskly.mail import SmtpConfig
 from taskly.reminders.engine import ReminderEngine
 from tests.helpers import page_token, sign_up
 from tests.smtp import Sink
+from tests.support.push_service import PushService, push_service_fixture  # noqa: F401
 
 
 class Clock:
@@ -72,3 +74,64 @@ async def add_rule(db, task_id: int, next_fire_at: datetime, **rule) -> int:
 def utc_clock() -> datetime:
     """The real clock, for engines in tests about what is sent now (account mail)."""
     return datetime.now(UTC)
+
+
+# ---- push (issue #12) -----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def push_app(make_app, push_service: PushService):
+    """An app that trusts the test push service (on 127.0.0.1: private targets allowed, as an
+    operator with a LAN push service would)."""
+    return await make_app(notify_allow_private=True, notify_ca_file=push_service.ca_file)
+
+
+@pytest.fixture
+async def ada(push_app, db):
+    client = push_app.test_client()
+    await sign_up(client, time_zone="Europe/Berlin")
+    await db.execute("DELETE FROM outbox WHERE template = 'verify_email'")
+    return client
+
+
+async def add_device(client, db, service: PushService, email: str = "ada@example.com") -> int:
+    """Subscribe a browser as pushManager.subscribe would, and keep it as the settings page
+    does: returns the subscription's id."""
+    html = await (await client.get("/account/notifications")).get_data(as_text=True)
+    found = re.search(r'data-server-key="([A-Za-z0-9_-]+)"', html)
+    assert found
+    subscription = service.subscribe(found[1])
+    device_id: int = await db.fetchval(
+        "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, user_agent)"
+        " SELECT id, $2, $3, $4, 'Mozilla/5.0 (Android 14; Mobile) Firefox/133.0'"
+        " FROM users WHERE email = $1 RETURNING id",
+        email,
+        subscription["endpoint"],
+        subscription["keys"]["p256dh"],
+        subscription["keys"]["auth"],
+    )
+    return device_id
+
+
+async def add_service(db, label: str = "ntfy", email: str = "ada@example.com") -> int:
+    """An Apprise service row as Settings → Notifications → Other services keeps it."""
+    service_id: int = await db.fetchval(
+        "INSERT INTO notify_services (user_id, label, scheme, url_sealed, masked)"
+        " SELECT id, $2, 'ntfys', '\\x00'::bytea, 'ntfys://ntfy.sh/t…' FROM users WHERE email = $1"
+        " RETURNING id",
+        email,
+        label,
+    )
+    return service_id
+
+
+async def email_and_push(db, task_id: int, device_id: int, fire: datetime | None = None) -> int:
+    """An 'at' reminder (default 2026-12-01 09:00 UTC) by email and to one device."""
+    fire = fire or at("2026-12-01T09:00:00+00:00")
+    reminder_id = await add_rule(db, task_id, fire)
+    await db.execute(
+        "INSERT INTO reminder_targets (reminder_id, push_subscription_id) VALUES ($1, $2)",
+        reminder_id,
+        device_id,
+    )
+    return reminder_id

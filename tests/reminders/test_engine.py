@@ -181,9 +181,9 @@ async def test_smtp_down_then_back_loses_nothing_and_doubles_nothing(app, user, 
     clock = Clock(fire)
     engine = engine_for(app, sink, clock)
     assert await engine.tick() == 0
-    rows = await db.fetch("SELECT * FROM reminders")
+    rows = await db.fetch("SELECT * FROM deliveries")
     assert {r["attempts"] for r in rows} == {1}
-    assert all(r["state"] == "active" and r["retry_at"] > fire for r in rows)
+    assert all(r["state"] == "pending" and r["retry_at"] > fire for r in rows)
     assert all("refused" in r["last_error"].lower() or r["last_error"] for r in rows)
     clock.now = fire + timedelta(seconds=10)
     sink.start()
@@ -193,7 +193,7 @@ async def test_smtp_down_then_back_loses_nothing_and_doubles_nothing(app, user, 
     assert await engine.tick() == 0
     assert len(sink.messages) == 3
     assert len(set(sink.message_ids())) == 3
-    assert await db.fetchval("SELECT count(*) FROM deliveries") == 3
+    assert await db.fetchval("SELECT count(*) FROM deliveries WHERE state = 'sent'") == 3
 
 
 async def test_a_permanent_refusal_is_recorded_and_shown_on_the_task(app, user, db, sink):
@@ -203,7 +203,7 @@ async def test_a_permanent_refusal_is_recorded_and_shown_on_the_task(app, user, 
     sink.reject["ada@example.com"] = "550 No such user here"
     engine = engine_for(app, sink, Clock(fire))
     assert await engine.tick() == 0
-    row = await db.fetchrow("SELECT state, last_error FROM reminders")
+    row = await db.fetchrow("SELECT state, last_error FROM deliveries")
     assert row["state"] == "failed" and row["last_error"].startswith("550")
     board = await (await user.get("/")).get_data(as_text=True)
     assert "Reminder email failed: 550" in board
@@ -240,8 +240,8 @@ async def test_a_slow_server_cannot_stall_the_engine(app, user, db, sink):
     sink.handle_DATA = stall  # type: ignore[method-assign]
     engine = engine_for(app, sink, Clock(fire), smtp_timeout=0.5, reminder_lease=30)
     assert await engine.tick() == 0
-    row = await db.fetchrow("SELECT attempts, state, last_error FROM reminders")
-    assert (row["attempts"], row["state"]) == (1, "active")
+    row = await db.fetchrow("SELECT attempts, state, last_error FROM deliveries")
+    assert (row["attempts"], row["state"]) == (1, "pending")
     assert "timed out" in row["last_error"].lower() or "timeout" in row["last_error"].lower()
 
 
@@ -374,7 +374,7 @@ async def test_smtp_url_with_starttls_is_refused_by_a_server_without_it(app, use
     )
     assert await engine.tick() == 0
     assert sink.messages == []
-    row = await db.fetchrow("SELECT state, last_error FROM reminders")
+    row = await db.fetchrow("SELECT state, last_error FROM deliveries")
     assert row["state"] == "failed"
     assert "does not offer STARTTLS" in row["last_error"]
 
@@ -397,7 +397,7 @@ async def test_one_unsendable_row_does_not_hold_up_the_others(app, user, db, sin
     assert await engine.tick() == 1
     assert [m["Subject"] for m in sink.messages] == ["Reminder: Good"]
     row = await db.fetchrow(
-        "SELECT state, last_error, claimed_by FROM reminders WHERE task_id = $1", bad
+        "SELECT state, last_error, claimed_by FROM deliveries WHERE task_id = $1", bad
     )
     assert row["state"] == "failed" and row["claimed_by"] is None
     assert row["last_error"].startswith("cannot be sent")

@@ -25,15 +25,15 @@ async def test_an_unverified_address_gets_only_the_verification_mail(app, client
     engine = engine_for(app, sink, clock)
     assert await engine.tick() == 1
     assert [m["Subject"] for m in sink.messages] == ["Confirm your email address for Taskly"]
-    held = await db.fetch("SELECT last_error, retry_at FROM reminders")
+    held = await db.fetch("SELECT last_error, retry_at FROM deliveries WHERE state = 'pending'")
     assert len(held) == 4
     assert {r["last_error"] for r in held} == {"held: address not verified"}
-    assert await db.fetchval("SELECT count(*) FROM deliveries") == 0
+    assert await db.fetchval("SELECT count(*) FROM deliveries WHERE state = 'sent'") == 0
     board = await (await client.get("/")).get_data(as_text=True)
     assert "Confirm your address" in board and "holds your reminder mail" in board
     clock.now += timedelta(minutes=30)
     assert await engine.tick() == 0  # still held, and not counted as attempts
-    assert {r["attempts"] for r in await db.fetch("SELECT attempts FROM reminders")} == {0}
+    assert {r["attempts"] for r in await db.fetch("SELECT attempts FROM deliveries")} == {0}
 
     # Confirmed: what was held goes out at once, each reminder once (marked late).
     text = sink.messages[0].get_body(preferencelist=("plain",)).get_content()
@@ -73,7 +73,7 @@ async def test_the_daily_ceiling_holds_mail_until_local_midnight(make_app, db, s
     clock = Clock(fire)
     engine = engine_for(app, sink, clock)
     assert await engine.tick() == 3
-    held = await db.fetch("SELECT retry_at, last_error FROM reminders WHERE state = 'active'")
+    held = await db.fetch("SELECT retry_at, last_error FROM deliveries WHERE state = 'pending'")
     assert len(held) == 2
     assert {r["last_error"] for r in held} == {"held: daily mail limit reached"}
     assert {r["retry_at"] for r in held} == {at("2026-12-02T00:00:00+01:00")}  # Berlin midnight

@@ -42,7 +42,7 @@ async def test_subscribe_shows_a_bell_with_the_next_time(user, db):
     )
     html = await response.get_data(as_text=True)
     assert response.status_code == 200
-    assert 'aria-label="Next reminder"' in html and "07:45" in html
+    assert 'aria-label="Next reminder, by email"' in html and "07:45" in html
     row = await db.fetchrow("SELECT * FROM reminders WHERE task_id = $1", task_id)
     assert (row["kind"], row["repeat"], row["repeat_time"]) == ("repeat", "daily", time(7, 45))
     local = row["next_fire_at"].astimezone(ZoneInfo("Europe/Berlin"))
