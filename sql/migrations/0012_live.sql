@@ -95,6 +95,18 @@ CREATE CONSTRAINT TRIGGER live_reminders_update AFTER UPDATE ON reminders
           OR OLD.last_error IS DISTINCT FROM NEW.last_error)
     EXECUTE FUNCTION live_reminder_changed();
 
+-- A delivery that fails shows on its card ("email failed: ..."), so it is a change too.
+CREATE FUNCTION live_delivery_failed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM live_note(NEW.user_id, NEW.task_id);
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER live_delivery_failed AFTER UPDATE ON deliveries
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (NEW.state = 'failed' AND OLD.state <> 'failed' AND NEW.task_id IS NOT NULL)
+    EXECUTE FUNCTION live_delivery_failed();
+
 -- A session that ends (logout, "sign out other devices", a password change, expiry, account
 -- deletion) is announced, so its live streams close at once on every instance, and every
 -- process's session cache (taskly/auth/cache.py) drops it.
@@ -142,3 +154,40 @@ CREATE TRIGGER live_user_changed AFTER UPDATE ON users FOR EACH ROW
     EXECUTE FUNCTION live_user_row_changed();
 CREATE TRIGGER live_mail_budget_changed AFTER INSERT OR UPDATE ON mail_budget FOR EACH ROW
     EXECUTE FUNCTION live_mail_budget_changed();
+
+-- A card as the board shows it: the task with its next reminder, the channels the bell names
+-- and the latest failures. select-task and the live board's select-live-cards read it (the
+-- board's page query keeps its own copy of the joins inside its per-bucket LIMIT).
+CREATE VIEW task_cards AS
+SELECT t.*, rem.next_reminder_at, rem.reminder_channels,
+       coalesce(rem.reminder_error, sent.reminder_error) AS reminder_error
+  FROM tasks t
+  LEFT JOIN LATERAL (
+      SELECT min(r.next_fire_at) FILTER (WHERE r.state = 'active') AS next_reminder_at,
+             'failed: ' || max(r.last_error) FILTER (WHERE r.state = 'failed') AS reminder_error,
+             -- What the bell says: 'email', 'device' (a particular one), 'devices' (all),
+             -- 'service:<label>' for each Apprise service; for the active reminders.
+             (SELECT array_agg(DISTINCT c ORDER BY c)
+                FROM reminders a
+                CROSS JOIN LATERAL (
+                    SELECT 'email' WHERE a.by_email
+                    UNION ALL SELECT 'devices' WHERE a.all_devices
+                    UNION ALL
+                    SELECT CASE WHEN rt.push_subscription_id IS NOT NULL THEN 'device'
+                                ELSE 'service:' || ns.label END
+                      FROM reminder_targets rt
+                      LEFT JOIN notify_services ns ON ns.id = rt.notify_service_id
+                     WHERE rt.reminder_id = a.id
+                ) ch (c)
+               WHERE a.task_id = t.id AND a.state = 'active') AS reminder_channels
+        FROM reminders r WHERE r.task_id = t.id
+  ) rem ON true
+  -- The latest occurrence's failures, per channel ("email failed: 550 ...").
+  LEFT JOIN LATERAL (
+      SELECT string_agg(d.channel || ' failed: ' || d.last_error, '; ' ORDER BY d.channel)
+             AS reminder_error
+        FROM deliveries d
+       WHERE d.task_id = t.id AND d.state = 'failed'
+         AND d.occurrence_at = (SELECT max(x.occurrence_at) FROM deliveries x
+                                 WHERE x.task_id = t.id)
+  ) sent ON true;

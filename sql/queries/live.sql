@@ -13,13 +13,8 @@ SELECT u.change_seq, c.seq, c.task_id
 -- The cards among :ids that are on the board and match its search and filter, as the board
 -- renders them (the same conditions as select-board). A changed id not returned leaves the
 -- page: deleted, or no longer matching.
-SELECT t.*, rem.next_reminder_at, rem.reminder_error
-  FROM tasks t
-  LEFT JOIN LATERAL (
-      SELECT min(r.next_fire_at) FILTER (WHERE r.state = 'active') AS next_reminder_at,
-             max(r.last_error) FILTER (WHERE r.state = 'failed') AS reminder_error
-        FROM reminders r WHERE r.task_id = t.id
-  ) rem ON true
+SELECT t.*
+  FROM task_cards t
  WHERE t.user_id = :user_id AND t.id = ANY(:ids) AND t.deleted_at IS NULL
    AND (:search = '' OR t.title ILIKE '%' || :search || '%' ESCAPE '\'
                      OR t.notes ILIKE '%' || :search || '%' ESCAPE '\')

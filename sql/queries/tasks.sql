@@ -120,39 +120,7 @@ SELECT coalesce(c.todo, 0) AS todo,
   LEFT JOIN task_counts c ON c.user_id = me.user_id;
 
 -- name: select-task(id, user_id)^
-SELECT t.*, rem.next_reminder_at, rem.reminder_channels,
-       coalesce(rem.reminder_error, sent.reminder_error) AS reminder_error
-  FROM tasks t
-  LEFT JOIN LATERAL (
-      SELECT min(r.next_fire_at) FILTER (WHERE r.state = 'active') AS next_reminder_at,
-             'failed: ' || max(r.last_error) FILTER (WHERE r.state = 'failed') AS reminder_error,
-             -- What the bell says: 'email', 'device' (a particular one), 'devices' (all),
-             -- 'service:<label>' for each Apprise service; for the active reminders.
-             (SELECT array_agg(DISTINCT c ORDER BY c)
-                FROM reminders a
-                CROSS JOIN LATERAL (
-                    SELECT 'email' WHERE a.by_email
-                    UNION ALL SELECT 'devices' WHERE a.all_devices
-                    UNION ALL
-                    SELECT CASE WHEN rt.push_subscription_id IS NOT NULL THEN 'device'
-                                ELSE 'service:' || ns.label END
-                      FROM reminder_targets rt
-                      LEFT JOIN notify_services ns ON ns.id = rt.notify_service_id
-                     WHERE rt.reminder_id = a.id
-                ) ch (c)
-               WHERE a.task_id = t.id AND a.state = 'active') AS reminder_channels
-        FROM reminders r WHERE r.task_id = t.id
-  ) rem ON true
-  -- The latest occurrence's failures, per channel ("email failed: 550 ...").
-  LEFT JOIN LATERAL (
-      SELECT string_agg(d.channel || ' failed: ' || d.last_error, '; ' ORDER BY d.channel)
-             AS reminder_error
-        FROM deliveries d
-       WHERE d.task_id = t.id AND d.state = 'failed'
-         AND d.occurrence_at = (SELECT max(x.occurrence_at) FROM deliveries x
-                                 WHERE x.task_id = t.id)
-  ) sent ON true
- WHERE t.id = :id AND t.user_id = :user_id AND t.deleted_at IS NULL;
+SELECT * FROM task_cards t WHERE t.id = :id AND t.user_id = :user_id AND t.deleted_at IS NULL;
 
 -- name: insert-task(user_id, title, notes, priority, due_at, due_all_day, submission)^
 -- New tasks go on top of To do. A submission id seen before inserts nothing (no row back).

@@ -82,7 +82,7 @@ async def test_every_kind_of_change_reaches_the_stream(app, user, db):
         await post(user, f"/tasks/{plants}", form)
         assert "Water the plants" in cards(await events.next())[plants]
         await post(user, f"/tasks/{plants}/reminders", {"repeat": "daily", "repeat_time": "07:45"})
-        assert 'aria-label="Next reminder"' in cards(await events.next())[plants]
+        assert 'aria-label="Next reminder' in cards(await events.next())[plants]
         await post(user, f"/tasks/{plants}/delete")
         assert cards(await events.next()) == {plants: ""}  # it leaves the page
         # A reminder mail's "Mark done" link, used without a session.
