@@ -1,0 +1,216 @@
+"""Reminder throughput across instances (issue #14, item 6): N due email reminders (default
+50,000) delivered by one engine instance, then the same on a fresh copy by three instances at
+once, all to one aiosmtpd sink; each (reminder, occurrence) must arrive exactly once AT THE
+SINK, and the aggregate rate is compared with one instance's in the same run.
+
+An engine instance is a process running `taskly send-reminders --once` (the engine of
+taskly/reminders/engine.py without the web app: it sends until nothing is due, then exits);
+the instances share one PostgreSQL and claim batches with FOR UPDATE SKIP LOCKED. Each
+configuration gets its own database in one embedded cluster, seeded the same way as
+bench/reminders.py (one verified user, N tasks, one daily reminder each, due a minute ago).
+
+The sink is its own process (aiosmtpd) and writes every Message-ID it accepted to a file; a
+reminder's Message-ID is <reminder-{id}-{occurrence}@host>, so "exactly once" means: as many
+messages as reminders, as many distinct Message-IDs, and every seeded reminder id among them.
+
+Rates: messages / (last - first message at the sink), and messages / wall time from starting
+the processes to the last one's exit (this includes starting Python). Where the time goes: CPU
+seconds per 1,000 messages of the engine processes (Python: building, rendering, SMTP client,
+asyncpg), of PostgreSQL (every process of the cluster: claims and records) and of the sink
+(the SMTP server side), and the cores each used, next to how busy the whole machine was.
+
+    python bench/reminder_scale.py [--due 50000] [--instances 1 3] [--batch 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from board import ROOT, free_port
+from click_cost import cpu_seconds
+from instances import machine_busy
+from page_weight import fresh_database, start_cluster
+from reminders import seed
+
+from taskly.migrations import migrate
+
+SINK = r"""
+import signal, sys, threading, time
+from aiosmtpd.controller import Controller
+ids, times = [], []
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        for line in envelope.content.split(b"\r\n"):
+            if line.lower().startswith(b"message-id:"):
+                ids.append(line.split(b":", 1)[1].strip().decode())
+                break
+        else:
+            ids.append("")
+        times.append(time.time())
+        return "250 OK"
+controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+print("ready", flush=True)
+done = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: done.set())
+done.wait()
+controller.stop()
+with open(sys.argv[2], "w") as out:
+    out.write(f"{times[0] if times else 0} {times[-1] if times else 0}\n")
+    out.write("\n".join(ids))
+"""
+
+
+@dataclass
+class Outcome:
+    instances: int
+    received: int
+    unique: int
+    missing: int
+    duplicates: int
+    sink_seconds: float
+    wall_seconds: float
+    engine_cpu: float
+    pg_cpu: float
+    sink_cpu: float
+    busy: float
+    sent_reported: int
+
+    @property
+    def rate(self) -> float:
+        return self.received / self.sink_seconds if self.sink_seconds else 0.0
+
+
+async def prepare(dsn: str, due: int) -> list[int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+        await seed(conn, due)
+        await conn.execute("VACUUM (ANALYZE) reminders, tasks")
+        rows = await conn.fetch("SELECT id FROM reminders ORDER BY id")
+        return [row["id"] for row in rows]
+    finally:
+        await conn.close()
+
+
+def run(
+    dsn: str, instances: int, batch: int, reminders: list[int], workdir: Path, pg: int
+) -> Outcome:
+    port = free_port()
+    ids_file = workdir / f"sink-{instances}.txt"
+    sink = subprocess.Popen(
+        [sys.executable, "-c", SINK, str(port), str(ids_file)], stdout=subprocess.PIPE, text=True
+    )
+    assert sink.stdout is not None
+    if sink.stdout.readline().strip() != "ready":
+        raise SystemExit("the sink did not start")
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        "PYTHONPATH": str(ROOT),
+        "TASKLY_ENV": "development",
+        "DATABASE_URL": dsn,
+        "SMTP_URL": f"smtp+insecure://127.0.0.1:{port}",
+        "BASE_URL": "https://tasks.example",
+        "MAIL_DAILY_LIMIT": "0",  # one account receives them all: measure the engine
+        "REMINDER_BATCH": str(batch),
+    }
+    command = [sys.executable, "-m", "taskly", "send-reminders", "--once"]
+    logs = [(workdir / f"engine-{instances}-{n}.log").open("w") for n in range(instances)]
+    before, pg0, busy0 = os.times(), cpu_seconds(pg), machine_busy()
+    started = time.monotonic()
+    engines = [
+        subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT) for log in logs
+    ]
+    codes = [engine.wait() for engine in engines]
+    wall = time.monotonic() - started
+    after, pg1, busy1 = os.times(), cpu_seconds(pg), machine_busy()
+    sink_cpu = cpu_seconds(sink.pid)
+    sink.terminate()
+    sink.wait(timeout=60)
+    if any(codes):
+        raise SystemExit(f"an engine failed ({codes}); see {workdir}/engine-*.log")
+    sent = 0
+    for n in range(instances):
+        for line in (workdir / f"engine-{instances}-{n}.log").read_text().splitlines():
+            if line.startswith("taskly: sent "):
+                sent += int(line.split()[2])
+    first_line, *ids = ids_file.read_text().splitlines()
+    first, last = (float(v) for v in first_line.split())
+    counts = Counter(ids)
+    delivered = {int(i.split("-")[1]) for i in counts if i.startswith("<reminder-")}
+    return Outcome(
+        instances=instances,
+        received=len(ids),
+        unique=len(counts),
+        missing=len(set(reminders) - delivered),
+        duplicates=sum(c - 1 for c in counts.values() if c > 1),
+        sink_seconds=last - first,
+        wall_seconds=wall,
+        engine_cpu=(after.children_user + after.children_system)
+        - (before.children_user + before.children_system),
+        pg_cpu=pg1 - pg0,
+        sink_cpu=sink_cpu,
+        busy=(busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
+        sent_reported=sent,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--due", type=int, default=50_000)
+    parser.add_argument("--instances", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--batch", type=int, default=200, help="REMINDER_BATCH")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="taskly-reminder-scale-"))
+    cluster = start_cluster(workdir)
+    postmaster = cluster.get_pid()  # type: ignore[attr-defined]
+    print(
+        f"{os.cpu_count()} CPUs; {args.due:,} due email reminders per configuration;"
+        f" `taskly send-reminders --once` per instance, REMINDER_BATCH {args.batch}; one aiosmtpd"
+        " sink process\n"
+    )
+    print(
+        f"{'inst':>4} {'at sink':>8} {'unique':>7} {'missing':>7} {'dups':>5} {'sink s':>7}"
+        f" {'msg/s':>7} {'ratio':>6} {'wall s':>7} {'msg/s':>6}  CPU s per 1,000:"
+        f" {'engine':>6} {'pg':>5} {'sink':>5}  cores: {'engine':>6} {'pg':>5} {'sink':>5}"
+        f" {'machine':>7}"
+    )
+    first: float | None = None
+    failed = False
+    for n in args.instances:
+        dsn = fresh_database(cluster, f"taskly_scale_{n}")
+        reminders = asyncio.run(prepare(dsn, args.due))
+        o = run(dsn, n, args.batch, reminders, workdir, postmaster)
+        first = first or o.rate
+        per = 1000 / max(1, o.received)
+        wall = o.wall_seconds
+        print(
+            f"{n:>4} {o.received:>8,} {o.unique:>7,} {o.missing:>7} {o.duplicates:>5}"
+            f" {o.sink_seconds:>7.1f} {o.rate:>7.0f} {o.rate / first:>5.2f}× {o.wall_seconds:>7.1f}"
+            f" {o.received / o.wall_seconds:>6.0f}  {'':>15} {o.engine_cpu * per:>6.2f}"
+            f" {o.pg_cpu * per:>5.2f} {o.sink_cpu * per:>5.2f}  {'':>6} "
+            f"{o.engine_cpu / wall:>6.2f} {o.pg_cpu / wall:>5.2f}"
+            f" {o.sink_cpu / wall:>5.2f} {o.busy:>7.0%}",
+            flush=True,
+        )
+        exactly_once = o.received == o.unique == args.due and not o.missing
+        if not exactly_once or o.sent_reported != args.due:
+            failed = True
+            print(f"     NOT exactly once (engines reported {o.sent_reported:,} sent)")
+    if failed:
+        raise SystemExit("some reminder was not delivered exactly once")
+    print("\nevery (reminder, occurrence) arrived exactly once at the sink, in every configuration")
+
+
+if __name__ == "__main__":
+    main()
