@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from board import ROOT, free_port
@@ -165,11 +167,151 @@ def run(
     )
 
 
+class Timed:
+    """Wall time spent inside wrapped awaitables, by label (lanes overlap: sums can exceed the
+    wall time; divided by messages they say what one message waits on)."""
+
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+
+    def wrap(self, label: str, function: Any) -> Any:
+        timed = self
+
+        class Rows:  # an async iterator (a SELECT's rows): time each step
+            def __init__(self, inner: Any) -> None:
+                self.inner = inner.__aiter__()
+
+            def __aiter__(self) -> Rows:
+                return self
+
+            async def __anext__(self) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await self.inner.__anext__()
+                finally:
+                    timed.seconds[label] += time.perf_counter() - started
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            timed.calls[label] += 1
+            result = function(*args, **kwargs)
+            if hasattr(result, "__aiter__"):
+                return Rows(result)
+
+            async def waited() -> Any:
+                started = time.perf_counter()
+                try:
+                    return await result
+                finally:
+                    timed.seconds[label] += time.perf_counter() - started
+
+            return waited() if inspect.isawaitable(result) else result
+
+        return call
+
+
+async def where_the_time_goes(dsn: str, due: int, batch: int, workdir: Path) -> None:
+    """One engine in this process over `due` reminders, its awaits timed by kind: the SMTP
+    send (taskly.mail.Mailer.send), each named database statement, and building a message
+    (rendering its templates); what is left is the engine's own Python and the event loop."""
+    from taskly import mail
+    from taskly.db import create_pool, queries
+    from taskly.mail import SmtpConfig
+    from taskly.reminders import engine as engine_module
+    from taskly.settings import Settings
+
+    await prepare_async(dsn, due)
+    port = free_port()
+    sink = subprocess.Popen(  # noqa: ASYNC220 - started before anything is timed
+        [sys.executable, "-c", SINK, str(port), str(workdir / "sink-profile.txt")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert sink.stdout is not None
+    sink.stdout.readline()
+    timed = Timed()
+    smtp_url = f"smtp+insecure://127.0.0.1:{port}"
+    settings = replace(
+        Settings(),
+        database_url=dsn,
+        smtp_url=smtp_url,
+        reminder_batch=batch,
+        base_url="https://tasks.example",
+        mail_daily_limit=0,
+    )
+    originals = {name: getattr(queries, name) for name in queries.available_queries}
+    send, build = mail.Mailer.send, engine_module.reminder_message
+    for name, function in originals.items():
+        setattr(queries, name, timed.wrap(f"db {name}", function))
+    mail.Mailer.send = timed.wrap("smtp send", send)  # type: ignore[method-assign]
+    started_build = time.perf_counter
+
+    def build_timed(*args: Any, **kwargs: Any) -> Any:
+        begun = started_build()
+        try:
+            return build(*args, **kwargs)
+        finally:
+            timed.seconds["build message (Python)"] += started_build() - begun
+            timed.calls["build message (Python)"] += 1
+
+    engine_module.reminder_message = build_timed  # type: ignore[assignment]
+    pool = await create_pool(settings, dsn)
+    try:
+        engine = engine_module.ReminderEngine(settings, pool, SmtpConfig.from_url(smtp_url))
+        cpu0, started = time.process_time(), time.perf_counter()
+        sent = await engine.tick()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
+    finally:
+        await pool.close()
+        for name, function in originals.items():
+            setattr(queries, name, function)
+        mail.Mailer.send = send  # type: ignore[method-assign]
+        engine_module.reminder_message = build
+        sink.terminate()
+        sink.wait(timeout=60)
+    lanes = engine_module.LANES
+    print(
+        f"\nwhere one instance's time goes ({sent:,} reminders in this process, {lanes} lanes):"
+        f" {wall:.1f} s wall, {sent / wall:.0f} msg/s; per message and lane"
+        f" {wall * lanes / sent * 1000:.2f} ms, of which the engine process's CPU"
+        f" {cpu / sent * 1000:.2f} ms (all lanes)"
+    )
+    print(f"  {'awaited in':<36} {'calls':>7} {'ms per message':>15} {'share':>6}")
+    per_lane = wall * lanes
+    for label, seconds in timed.seconds.most_common():
+        print(
+            f"  {label:<36} {timed.calls[label]:>7,} {seconds / sent * 1000:>15.2f}"
+            f" {seconds / per_lane:>6.0%}"
+        )
+    rest = per_lane - sum(timed.seconds.values())
+    print(
+        f"  {'the rest (engine Python, event loop)':<36} {'':>7} {rest / sent * 1000:>15.2f}"
+        f" {rest / per_lane:>6.0%}"
+    )
+
+
+async def prepare_async(dsn: str, due: int) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+        await seed(conn, due)
+        await conn.execute("VACUUM (ANALYZE) reminders, tasks")
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--due", type=int, default=50_000)
     parser.add_argument("--instances", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--batch", type=int, default=200, help="REMINDER_BATCH")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="then time one in-process engine's awaits over N reminders (0: skip)",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="taskly-reminder-scale-"))
     cluster = start_cluster(workdir)
@@ -210,6 +352,9 @@ def main() -> None:
     if failed:
         raise SystemExit("some reminder was not delivered exactly once")
     print("\nevery (reminder, occurrence) arrived exactly once at the sink, in every configuration")
+    if args.profile:
+        dsn = fresh_database(cluster, "taskly_scale_profile")
+        asyncio.run(where_the_time_goes(dsn, args.profile, args.batch, workdir))
 
 
 if __name__ == "__main__":
