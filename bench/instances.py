@@ -98,14 +98,19 @@ end"""
     path.write_text(body)
 
 
-async def user_tasks(dsn: str, user_id: int) -> tuple[list[int], list[int]]:
-    """The user's To do and In progress tasks (an even number of them) and their versions."""
+async def user_tasks(dsn: str, user_id: int, kind: str) -> tuple[list[int], list[int]]:
+    """The user's seeded tasks (an even number of them) and their versions: for toggles the
+    ones not Done (each is flipped to Done first), else all 200, so that a task comes round
+    again only after ~100 requests of its wrk thread (two saves of one task in flight at
+    once would make the second a 409)."""
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
-            "SELECT id, version FROM tasks WHERE user_id = $1 AND status <> 'done'"
-            " AND deleted_at IS NULL AND title NOT LIKE 'Bench task %' ORDER BY id LIMIT 200",
+            "SELECT id, version FROM tasks WHERE user_id = $1 AND deleted_at IS NULL"
+            " AND title NOT LIKE 'Bench task %' AND ($2 OR status <> 'done')"
+            " ORDER BY id LIMIT 200",
             user_id,
+            kind != "toggle",
         )
         rows = rows[: len(rows) // 2 * 2]
         return [r["id"] for r in rows], [r["version"] for r in rows]
@@ -167,7 +172,7 @@ def measure(
     asyncio.run(between_runs(dsn))
     runs: list[tuple[str, Path, list[str], int]] = []
     for n, (slot, conns) in enumerate(zip(slots, split(CONNECTIONS, len(slots)), strict=True)):
-        ids, versions = asyncio.run(user_tasks(dsn, slot.user_id))
+        ids, versions = asyncio.run(user_tasks(dsn, slot.user_id, kind))
         path = workdir / f"{kind}-{n}.lua"
         script(path, kind, ids, versions)
         runs.append((f"http://127.0.0.1:{slot.port}", path, slot.headers, conns))
