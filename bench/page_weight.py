@@ -107,9 +107,17 @@ def fresh_database(cluster: object, name: str) -> str:
     return str(cluster.get_uri(name))  # type: ignore[attr-defined]
 
 
-def serve(checkout: Path, dsn: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`taskly serve` from `checkout`'s own code, templates and migrations (cwd and
-    PYTHONPATH put it before the editable install of the main checkout)."""
+def serve(
+    checkout: Path,
+    dsn: str,
+    port: int,
+    log: Path,
+    workers: int = 1,
+    extra: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """`taskly serve --workers N` from `checkout`'s own code, templates and migrations (cwd and
+    PYTHONPATH put it before the editable install of the main checkout); `extra` adds to or
+    overrides its environment."""
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("SMTP_URL", "PYTHONPATH")},
         "PYTHONPATH": str(checkout),
@@ -117,6 +125,7 @@ def serve(checkout: Path, dsn: str, port: int, log: Path) -> subprocess.Popen[by
         "TASKLY_ENV": "development",
         "BASE_URL": f"http://127.0.0.1:{port}",
         "RATE_LIMITS_ENABLED": "0",
+        **(extra or {}),
     }
     where = subprocess.run(
         [sys.executable, "-c", "import taskly.resources as r; print(r.ROOT)"],
@@ -129,7 +138,7 @@ def serve(checkout: Path, dsn: str, port: int, log: Path) -> subprocess.Popen[by
     if Path(where).resolve() != checkout.resolve():
         raise SystemExit(f"{checkout} would serve the code in {where}")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "taskly", "serve", "--port", str(port), "--workers", "1"],
+        [sys.executable, "-m", "taskly", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=checkout,
         env=env,
         stdout=log.open("w"),

@@ -73,20 +73,27 @@ def log_request(status: int) -> None:
 
     started = g.get("started")
     duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else 0.0
+    if not _request_log.isEnabledFor(logging.INFO):
+        return
     request_id = g.get("request_id", "-")
     path = logged_path()
-    _request_log.info(
+    method = request.method
+    # The record is made here and handed to the handlers directly: Logger.info() would first
+    # walk the stack for the caller's file and line (findCaller), which no format shows.
+    record = _request_log.makeRecord(
+        _request_log.name,
+        logging.INFO,
+        __file__,
+        0,
         "%s %s %s %sms %s",
-        request.method,
-        path,
-        status,
-        duration_ms,
-        request_id,
+        (method, path, status, duration_ms, request_id),
+        None,
         extra={
-            "method": request.method,
+            "method": method,
             "path": path,
             "status": status,
             "duration_ms": duration_ms,
             "request_id": request_id,
         },
     )
+    _request_log.handle(record)

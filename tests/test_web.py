@@ -49,6 +49,32 @@ async def test_security_headers_on_pages_fragments_errors_and_static(client):
         assert "Strict-Transport-Security" not in response.headers  # not in development/test
 
 
+async def test_security_headers_go_out_once_each_and_a_views_own_defaults_stay(settings):
+    app = create_app(settings)
+
+    @app.route("/own-headers")
+    async def own_headers() -> tuple[str, int, dict[str, str]]:
+        mine = {"Referrer-Policy": "no-referrer", "X-Content-Type-Options": "off"}
+        mine |= {"X-Frame-Options": "SAMEORIGIN", "Cache-Control": "max-age=60"}
+        return "own", 200, mine | {"X-Request-ID": "forged-by-view"}
+
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        for path in ("/own-headers", "/login"):
+            response = await client.get(path, headers={"X-Request-ID": "req-1"})
+            for name in (*SECURITY_HEADERS, "Cross-Origin-Opener-Policy", "Permissions-Policy"):
+                assert len(response.headers.getlist(name)) == 1, (path, name)
+            assert len(response.headers.getlist("Cache-Control")) == 1
+            assert response.headers.getlist("X-Request-ID") == ["req-1"]
+            # Forced whatever the view said; defaults a view may narrow.
+            assert response.headers["Referrer-Policy"] == "same-origin"
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"  # /login: the default
+        own = await client.get("/own-headers")
+        assert own.headers["X-Frame-Options"] == "SAMEORIGIN"
+        assert own.headers["Cache-Control"] == "max-age=60"
+
+
 async def test_hsts_in_production(make_app):
     app = await make_app(
         env="production", base_url="https://tasks.example", scheduler_enabled=False
@@ -174,6 +200,8 @@ async def test_one_log_line_per_request_with_request_id(client, caplog):
     assert record.duration_ms >= 0
     line = json.loads(JsonFormatter().format(record))
     assert line["path"] == "/login" and line["status"] == 200 and line["request_id"] == "abc-123"
+    text = logging.Formatter("%(levelname)s %(name)s: %(message)s").format(record)
+    assert re.fullmatch(r"INFO taskly.request: GET /login 200 [\d.]+ms abc-123", text)
     forged = await client.get("/login", headers={"X-Request-ID": "<script>" + "x" * 100})
     assert len(forged.headers["X-Request-ID"]) == 32  # replaced by a fresh id
 
