@@ -30,9 +30,20 @@
 
   function key(card) { return [parseFloat(card.dataset.position), parseInt(card.id.slice(5), 10)]; }
   function before(a, b) { return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]); }
-  function same(a, b) {
-    return a.dataset.status === b.dataset.status && a.dataset.position === b.dataset.position &&
-      a.dataset.version === b.dataset.version && a.textContent === b.textContent;
+  // What a card shows, less its age ("Age 3s" moves on by itself): two renderings of one
+  // state compare equal, so this tab's own changes coming back change nothing.
+  function signature(card) {
+    var copy = card.cloneNode(true);
+    var meta = copy.querySelector(".task-card__meta");
+    var last = meta && meta.lastElementChild;
+    if (last && /^(Age|Took) /.test(last.textContent)) { last.remove(); }
+    return [card.dataset.status, card.dataset.position, card.dataset.version,
+      copy.textContent.replace(/\s+/g, " ").trim()].join("|");
+  }
+  function same(a, b) { return signature(a) === signature(b); }
+  // An event made before this tab's latest answer about the card: older than what it shows.
+  function older(incoming, existing) {
+    return parseInt(incoming.dataset.version, 10) < parseInt(existing.dataset.version, 10);
   }
 
   // Where `card` goes in its bucket's list: before the first card after it. Past the last card
@@ -84,7 +95,7 @@
       result.changed++;
       return;
     }
-    if (existing && incoming && same(existing, incoming)) { return; } // e.g. this tab's own change
+    if (existing && incoming && (same(existing, incoming) || older(incoming, existing))) { return; }
     var where = incoming ? slot(incoming) : null;
     var focused = existing && existing.contains(document.activeElement);
     var stays = existing && where && existing.dataset.status === incoming.dataset.status &&
@@ -107,8 +118,15 @@
       apply(t.dataset.liveCard, t.content.querySelector(".task-card"), result);
       t.remove();
     });
-    // Counts and stats, out of band, as any htmx response carries them.
-    window.htmx.swap(document.body, holder.innerHTML, { swapStyle: "none" });
+    // Counts and stats, out of band, as any htmx response carries them (replaced here: an
+    // htmx swap on the page would move focus away from what the user is typing in).
+    holder.content.querySelectorAll("[hx-swap-oob]").forEach(function (part) {
+      var current = document.getElementById(part.id);
+      if (!current) { return; }
+      part.removeAttribute("hx-swap-oob");
+      current.replaceWith(part);
+      window.htmx.process(part);
+    });
     if (result.focus) { window.tasklyKeys.land(result.focus); }
     if (result.changed) {
       announce(result.changed === 1 ? "A task changed elsewhere." : result.changed + " tasks changed elsewhere.");
@@ -135,6 +153,7 @@
     events.forEach(function (event) { if (event.type === "refetch") { refetch(); } else { handle(event); } });
   }
   function receive(event) {
+    if (window.tasklyTrace) { console.log("~ live", event.type, event.lastEventId, "busy", busy); }
     seen = event.lastEventId || seen;
     queue.push(event);
     drain();
