@@ -10,17 +10,19 @@ SELECT u.change_seq, c.seq, c.task_id
  ORDER BY c.seq, c.task_id;
 
 -- name: select-live-cards(user_id, ids, search, filter, now, day_start, day_end)
--- The cards among :ids that are on the board and match its search and filter, as the board
--- renders them (the same conditions as select-board). A changed id not returned leaves the
--- page: deleted, or no longer matching.
-SELECT t.*
+-- The cards among :ids as the board renders them, and whether the board shows each (`shown`:
+-- live and matching its search and filter, the same conditions as select-board). One not
+-- shown leaves the page; its version tells the page whether what it shows is newer still.
+SELECT t.*,
+       t.deleted_at IS NULL
+       AND (:search = '' OR t.title ILIKE '%' || :search || '%' ESCAPE '\'
+                         OR t.notes ILIKE '%' || :search || '%' ESCAPE '\')
+       AND (:filter = ''
+            OR (:filter = 'overdue' AND t.status <> 'done' AND t.due_at < :now)
+            OR (:filter = 'today' AND t.due_at >= :day_start AND t.due_at < :day_end))
+       AS shown
   FROM task_cards t
- WHERE t.user_id = :user_id AND t.id = ANY(:ids) AND t.deleted_at IS NULL
-   AND (:search = '' OR t.title ILIKE '%' || :search || '%' ESCAPE '\'
-                     OR t.notes ILIKE '%' || :search || '%' ESCAPE '\')
-   AND (:filter = ''
-        OR (:filter = 'overdue' AND t.status <> 'done' AND t.due_at < :now)
-        OR (:filter = 'today' AND t.due_at >= :day_start AND t.due_at < :day_end))
+ WHERE t.user_id = :user_id AND t.id = ANY(:ids)
  ORDER BY t.position, t.id;
 
 -- name: select-session-expiry(token_hash, idle_seconds, absolute_seconds)$

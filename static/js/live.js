@@ -115,7 +115,12 @@
     holder.innerHTML = event.data;
     var result = { changed: 0, focus: null };
     holder.content.querySelectorAll("template[data-live-card]").forEach(function (t) {
-      apply(t.dataset.liveCard, t.content.querySelector(".task-card"), result);
+      var card = t.content.querySelector(".task-card");
+      var existing = !card && document.getElementById("task-" + t.dataset.liveCard);
+      // Gone, as of a version older than the card shown here (deleted, then restored by
+      // this tab's Undo before the event came): the page is newer.
+      if (existing && t.dataset.version && older(t, existing)) { return; }
+      apply(t.dataset.liveCard, card, result);
       t.remove();
     });
     // Counts and stats, out of band, as any htmx response carries them (replaced here: an

@@ -111,13 +111,18 @@ async def _make(user_id: int, since: int) -> tuple[int, str | None]:
         if since > current or not complete or 0 in ids or len(ids) > MAX_CARDS:
             return current, _event("refetch", seq=current)
         search = page_search()
-        cards = await select_cards(conn, user_id, g.user.time_zone, search, sorted(ids))
+        cards, versions = await select_cards(conn, user_id, g.user.time_zone, search, sorted(ids))
         stats = await board_stats(conn)
     shown = {card.id: card for card in cards}
     body = await render_template(
         "partials/_live_event.html",
         **context(
-            ids=sorted(ids), cards=shown, stats=stats, search=search.text, filter=search.filter
+            ids=sorted(ids),
+            cards=shown,
+            versions=versions,
+            stats=stats,
+            search=search.text,
+            filter=search.filter,
         ),
     )
     return current, _event("change", body, current)

@@ -189,9 +189,10 @@ async def _already_there(
 
 async def select_cards(
     conn: asyncpg.Connection, user_id: int, zone: str, search: Search, ids: list[int]
-) -> list[Task]:
-    """The cards among `ids` the board shows under `search`, in board order (the live board
-    sends changed cards with these; an id missing here leaves the page)."""
+) -> tuple[list[Task], dict[int, int]]:
+    """The cards among `ids` the board shows under `search`, in board order, and the version
+    of every one that still exists (the live board sends changed cards with these; an id not
+    shown leaves the page unless the page already shows a newer version)."""
     rows = queries.select_live_cards(
         conn,
         user_id=user_id,
@@ -200,4 +201,9 @@ async def select_cards(
         filter=search.filter,
         **_window(zone),
     )
-    return [Task.from_row(row) async for row in rows]
+    shown, versions = [], {}
+    async for row in rows:
+        versions[row["id"]] = row["version"]
+        if row["shown"]:
+            shown.append(Task.from_row(row))
+    return shown, versions

@@ -19,7 +19,7 @@ from tests.helpers import PASSWORD, csrf_of
 from tests.live.sse import EventReader
 
 SECRET = "live-processes-" + "k" * 40  # both processes sign and read the same cookies
-CARD = re.compile(r'<template data-live-card="(\d+)">(.*?)</template>', re.S)
+CARD = re.compile(r'<template data-live-card="(\d+)"[^>]*>(.*?)</template>', re.S)
 
 
 async def form(session: aiohttp.ClientSession, base: str, path: str, data: dict[str, str]) -> str:
