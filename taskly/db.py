@@ -55,6 +55,9 @@ def describe_dsn(dsn: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+SHARE_PROBES = 5  # tries of the transaction-pooling check at start (see shares_server_sessions)
+
+
 async def create_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
     """Open the pool, failing within `db_connect_timeout` if the server is unreachable.
 
@@ -101,16 +104,21 @@ async def shares_server_sessions(pool: asyncpg.Pool) -> bool:
     session: a transaction- (or statement-) pooling PgBouncer lends the idle server connection
     to the next client. Two open connections to PostgreSQL itself, or through session pooling,
     are always two backends, so a True is never wrong; a busy bouncer may lend the second
-    client another server connection, so a False is not proof."""
+    client another server connection, so a False is not proof. Hence a few tries: other clients
+    of the same bouncer (another instance starting, a pool closing) rarely interleave each time.
+    """
     if pool.get_max_size() < 2:
         return False
     async with pool.acquire() as first, pool.acquire() as second:
-        try:
-            one = await queries.backend_pid(first)
-            two = await queries.backend_pid(second)
-        except (asyncpg.InvalidSQLStatementNameError, asyncpg.DuplicatePreparedStatementError):
-            return True  # a named prepared statement was lost between server connections
-    return bool(one == two)
+        for _ in range(SHARE_PROBES):
+            try:
+                one = await queries.backend_pid(first)
+                two = await queries.backend_pid(second)
+            except (asyncpg.InvalidSQLStatementNameError, asyncpg.DuplicatePreparedStatementError):
+                return True  # a named prepared statement was lost between server connections
+            if one == two:
+                return True
+    return False
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
