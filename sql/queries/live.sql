@@ -1,19 +1,18 @@
 -- The live board (issue #13). See sql/migrations/0012_live.sql for how changes are numbered.
 
--- name: select-live-changes(user_id, since)
--- The user's current change number, and what changed after :since (none: a NULL seq). One
--- statement, so the number and the changes are read from the same snapshot.
-SELECT u.change_seq, c.seq, c.task_id
-  FROM users u
-  LEFT JOIN live_changes c ON c.user_id = u.id AND c.seq > :since
- WHERE u.id = :user_id
- ORDER BY c.seq, c.task_id;
-
--- name: select-live-cards(user_id, ids, search, filter, now, day_start, day_end)
--- The cards among :ids as the board renders them, and whether the board shows each (`shown`:
--- live and matching its search and filter, the same conditions as select-board). One not
--- shown leaves the page; its version tells the page whether what it shows is newer still.
-SELECT t.*,
+-- name: select-live-event(user_id, since, max_cards, search, filter, now, day_start, day_end, week_start, median_sample)
+-- A live event in one round trip, all read from one snapshot: the user's current change
+-- number; the change numbers after :since and the tasks they touched (NULL: none); the cards
+-- among those tasks as the board renders them, unless more than :max_cards changed (one row
+-- per card; one row with NULL card columns if none); and the stats strip, on every row.
+-- `shown` says whether the board shows a card: live and matching its search and filter, the
+-- same conditions as select-board. One not shown leaves the page; its version tells the page
+-- whether what it shows is newer still.
+WITH changed AS (
+    SELECT array_agg(c.seq ORDER BY c.seq) AS seqs, array_agg(DISTINCT c.task_id) AS ids
+      FROM live_changes c
+     WHERE c.user_id = :user_id AND c.seq > :since)
+SELECT u.change_seq, changed.seqs, changed.ids, s.*, t.*,
        t.deleted_at IS NULL
        AND (:search = '' OR t.title ILIKE '%' || :search || '%' ESCAPE '\'
                          OR t.notes ILIKE '%' || :search || '%' ESCAPE '\')
@@ -21,8 +20,12 @@ SELECT t.*,
             OR (:filter = 'overdue' AND t.status <> 'done' AND t.due_at < :now)
             OR (:filter = 'today' AND t.due_at >= :day_start AND t.due_at < :day_end))
        AS shown
-  FROM task_cards t
- WHERE t.user_id = :user_id AND t.id = ANY(:ids)
+  FROM users u
+ CROSS JOIN changed
+ CROSS JOIN LATERAL task_stats(u.id, :now, :week_start, :median_sample) s
+  LEFT JOIN task_cards t ON t.user_id = u.id AND t.id = ANY(changed.ids)
+                        AND cardinality(changed.ids) <= :max_cards
+ WHERE u.id = :user_id
  ORDER BY t.position, t.id;
 
 -- name: select-session-expiry(token_hash, idle_seconds, absolute_seconds)$

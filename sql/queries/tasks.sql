@@ -97,27 +97,8 @@ UPDATE tasks
 RETURNING *;
 
 -- name: select-stats(user_id, now, week_start, median_sample)^
--- The stats strip and the bucket totals. Totals come from task_counts (kept by triggers); the
--- rest reads only the rows it counts, through partial indexes. The median covers the latest
--- :median_sample completions: recent pace, read from the index at a fixed cost however many
--- tasks a user finishes.
-SELECT coalesce(c.todo, 0) AS todo,
-       coalesce(c.doing, 0) AS doing,
-       coalesce(c.done, 0) AS done,
-       (SELECT count(*) FROM tasks
-         WHERE user_id = :user_id AND deleted_at IS NULL AND status <> 'done'
-           AND due_at IS NOT NULL AND due_at < :now) AS overdue,
-       (SELECT count(*) FROM tasks
-         WHERE user_id = :user_id AND deleted_at IS NULL AND completed_at IS NOT NULL
-           AND completed_at >= :week_start) AS done_this_week,
-       (SELECT percentile_cont(0.5) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM completed_at - created_at))
-          FROM (SELECT completed_at, created_at FROM tasks
-                 WHERE user_id = :user_id AND deleted_at IS NULL AND completed_at IS NOT NULL
-                 ORDER BY completed_at DESC
-                 LIMIT :median_sample) recent) AS median_seconds_to_done
-  FROM (SELECT :user_id::bigint AS user_id) me
-  LEFT JOIN task_counts c ON c.user_id = me.user_id;
+-- The stats strip and the bucket totals (sql/migrations/0013_task_stats.sql).
+SELECT * FROM task_stats(:user_id, :now, :week_start, :median_sample);
 
 -- name: select-task(id, user_id)^
 SELECT * FROM task_cards t WHERE t.id = :id AND t.user_id = :user_id AND t.deleted_at IS NULL;

@@ -74,6 +74,8 @@ class Hub:
         self.made: dict[
             int, dict[tuple[int, str, str], asyncio.Future[tuple[int, str | None]]]
         ] = {}
+        # Per user: the last counts and stats rendered for an event, and what they showed.
+        self.oob: dict[int, tuple[object, str]] = {}
         self.session_listeners: list[Callable[[bytes], None]] = []
         self.user_listeners: list[Callable[[int], None]] = []
         self.resync_listeners: list[Callable[[], None]] = []
@@ -97,6 +99,7 @@ class Hub:
             del self.by_user[stream.user_id]
             self.latest.pop(stream.user_id, None)
             self.made.pop(stream.user_id, None)
+            self.oob.pop(stream.user_id, None)
         same = self.by_session[stream.token_hash]
         same.discard(stream)
         if not same:

@@ -18,6 +18,7 @@ HEARTBEAT seconds keeps idle connections open through proxies (fly.io closes idl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -39,8 +40,9 @@ from taskly.auth.model import token_hash
 from taskly.db import current_pool, queries
 from taskly.live.hub import Full, Hub, Listener, Stream
 from taskly.settings import Settings
-from taskly.tasks.board import select_cards
-from taskly.tasks.common import board_stats, context, page_search
+from taskly.tasks.board import Search, count_matches, select_live_changes
+from taskly.tasks.common import context, page_search
+from taskly.tasks.model import Stats
 from taskly.web import login_required, render_template, settings
 
 blueprint = Blueprint("live", __name__)
@@ -77,18 +79,17 @@ def _pooled() -> Any:
     return current_pool().acquire(timeout=settings().db_acquire_timeout)
 
 
-async def _changes(stream: Stream) -> str | None:
+async def _changes(stream: Stream, search: Search) -> str | None:
     """What changed after `stream.seen`, as one event (or None), advancing `seen`.
 
     A user's open boards usually wait at the same number with the same search, and a change
     wakes them all at once: the first to ask makes the event, the others are given the same one
     (the hub drops it when a newer change is heard)."""
-    search = page_search()
     key = (stream.seen, search.text, search.filter)
     made = hub().made.setdefault(stream.user_id, {})
     future = made.get(key)
     if future is None:
-        future = made[key] = asyncio.ensure_future(_make(stream.user_id, stream.seen))
+        future = made[key] = asyncio.ensure_future(_make(stream.user_id, stream.seen, search))
     try:
         current, event = await asyncio.shield(future)
     except Exception:
@@ -99,33 +100,44 @@ async def _changes(stream: Stream) -> str | None:
     return event
 
 
-async def _make(user_id: int, since: int) -> tuple[int, str | None]:
+async def _make(user_id: int, since: int, search: Search) -> tuple[int, str | None]:
+    zone = g.user.time_zone
     async with _pooled() as conn:
-        rows = [r async for r in queries.select_live_changes(conn, user_id=user_id, since=since)]
-        current: int = rows[0]["change_seq"] if rows else since
-        numbers = {r["seq"] for r in rows if r["seq"] is not None}
-        ids = {r["task_id"] for r in rows if r["seq"] is not None}
+        found = await select_live_changes(conn, user_id, zone, search, since, MAX_CARDS)
+        current = found.current
         if current == since:
             return current, None
-        complete = numbers == set(range(since + 1, current + 1))
-        if since > current or not complete or 0 in ids or len(ids) > MAX_CARDS:
+        complete = found.numbers == set(range(since + 1, current + 1))
+        if since > current or not complete or 0 in found.task_ids:
             return current, _event("refetch", seq=current)
-        search = page_search()
-        cards, versions = await select_cards(conn, user_id, g.user.time_zone, search, sorted(ids))
-        stats = await board_stats(conn)
-    shown = {card.id: card for card in cards}
+        if len(found.task_ids) > MAX_CARDS:
+            return current, _event("refetch", seq=current)
+        stats = found.stats
+        if search:
+            matches = await count_matches(conn, user_id, zone, search)
+            stats = dataclasses.replace(stats, matches=matches)
     body = await render_template(
         "partials/_live_event.html",
         **context(
-            ids=sorted(ids),
-            cards=shown,
-            versions=versions,
-            stats=stats,
+            ids=sorted(found.task_ids),
+            cards={card.id: card for card in found.cards},
+            versions=found.versions,
             search=search.text,
             filter=search.filter,
         ),
-    )
+    ) + await _counts_and_stats(user_id, stats)
     return current, _event("change", body, current)
+
+
+async def _counts_and_stats(user_id: int, stats: Stats) -> str:
+    """The event's counts and stats, rendered again only when they changed: a title, a note,
+    a reminder or a move within a bucket leaves them as they were."""
+    last = hub().oob.get(user_id)
+    if last is not None and last[0] == stats:
+        return last[1]
+    html = await render_template("partials/_live_oob.html", **context(stats=stats))
+    hub().oob[user_id] = (stats, html)
+    return html
 
 
 async def _session_ends(token: bytes) -> datetime | None:
@@ -158,6 +170,7 @@ async def live() -> ResponseReturnValue:
         abort(401)
 
     user = g.user
+    search = page_search()
 
     @stream_with_context
     async def events() -> AsyncIterator[str]:
@@ -165,6 +178,7 @@ async def live() -> ResponseReturnValue:
         g.user = user  # the app context is not carried into the stream; the board's helpers read it
         try:
             yield f"retry: {RETRY_MS}\n\n"
+            woken = True  # first, what changed since the page was rendered
             while True:
                 if stream.check_session:
                     stream.check_session = False
@@ -174,14 +188,17 @@ async def live() -> ResponseReturnValue:
                     return
                 if stream.ended:
                     return
-                stream.wake.clear()
-                event = await _changes(stream)
-                if event is not None:
-                    yield event
+                if woken:  # not after a heartbeat: nothing was heard, nothing to read
+                    stream.wake.clear()
+                    event = await _changes(stream, search)
+                    if event is not None:
+                        yield event
                 wait = min(HEARTBEAT, (ends - datetime.now(UTC)).total_seconds())
                 try:
                     await asyncio.wait_for(stream.wake.wait(), max(wait, 0.0))
+                    woken = True
                 except TimeoutError:
+                    woken = False
                     if datetime.now(UTC) >= ends:
                         stream.check_session = True  # touched meanwhile by another request?
                     else:

@@ -13,7 +13,15 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from taskly.db import queries
-from taskly.tasks.model import STATUSES, Task, Undo, local_now, search_pattern
+from taskly.tasks.model import (
+    STATUSES,
+    Stats,
+    Task,
+    Undo,
+    local_now,
+    search_pattern,
+    stats_window,
+)
 
 PAGE_SIZE = 50
 SHOWN_MAX = 2000  # the most a redraw sends back, however far the user scrolled
@@ -187,23 +195,40 @@ async def _already_there(
     return bool(previous == after_id)
 
 
-async def select_cards(
-    conn: asyncpg.Connection, user_id: int, zone: str, search: Search, ids: list[int]
-) -> tuple[list[Task], dict[int, int]]:
-    """The cards among `ids` the board shows under `search`, in board order, and the version
-    of every one that still exists (the live board sends changed cards with these; an id not
-    shown leaves the page unless the page already shows a newer version)."""
-    rows = queries.select_live_cards(
+@dataclass
+class LiveChanges:
+    """What changed on a user's board after a change number (taskly/live/stream.py)."""
+
+    current: int  # the user's change number as read
+    numbers: set[int]  # the change numbers after the one asked about
+    task_ids: set[int]  # the tasks they touched (0: the whole board)
+    cards: list[Task]  # those the board shows under its search, in board order
+    versions: dict[int, int]  # of every one of them that still exists
+    stats: Stats
+
+
+async def select_live_changes(
+    conn: asyncpg.Connection, user_id: int, zone: str, search: Search, since: int, max_cards: int
+) -> LiveChanges:
+    """The changes after `since` with their cards (none when more than `max_cards` tasks
+    changed) and the stats strip, in one statement. An id not shown leaves the page unless
+    the page already shows a newer version."""
+    rows = queries.select_live_event(
         conn,
         user_id=user_id,
-        ids=ids,
+        since=since,
+        max_cards=max_cards,
         search=search_pattern(search.text),
         filter=search.filter,
-        **_window(zone),
+        **{**stats_window(zone), **_window(zone)},
     )
-    shown, versions = [], {}
+    found = LiveChanges(since, set(), set(), [], {}, Stats())
     async for row in rows:
-        versions[row["id"]] = row["version"]
-        if row["shown"]:
-            shown.append(Task.from_row(row))
-    return shown, versions
+        found.current, found.stats = row["change_seq"], Stats.from_row(row)
+        found.numbers.update(row["seqs"] or ())
+        found.task_ids.update(row["ids"] or ())
+        if row["id"] is not None:
+            found.versions[row["id"]] = row["version"]
+            if row["shown"]:
+                found.cards.append(Task.from_row(row))
+    return found

@@ -60,6 +60,17 @@ class Stats:
     median_seconds_to_done: float | None = None
     matches: dict[str, int] | None = None  # per bucket, while searching ("3 of 12")
 
+    @classmethod
+    def from_row(cls, row: Any) -> Stats:
+        return cls(
+            row["todo"],
+            row["doing"],
+            row["done"],
+            row["overdue"],
+            row["done_this_week"],
+            row["median_seconds_to_done"],
+        )
+
     @property
     def open(self) -> int:
         return self.todo + self.doing
@@ -194,18 +205,19 @@ def search_pattern(search: str) -> str:
     return search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def select_stats(conn: asyncpg.Connection, user_id: int, zone: str) -> Stats:
+def stats_window(zone: str) -> dict[str, Any]:
+    """The parameters of the stats strip (task_stats in sql/migrations/0013_task_stats.sql)."""
     today = local_now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
-    week_start = today - timedelta(days=today.weekday())
-    now = datetime.now(UTC)
-    row = await queries.select_stats(
-        conn,
-        user_id=user_id,
-        now=now,
-        week_start=week_start,
-        median_sample=MEDIAN_SAMPLE,
-    )
-    return Stats(**dict(row))
+    return {
+        "now": datetime.now(UTC),
+        "week_start": today - timedelta(days=today.weekday()),
+        "median_sample": MEDIAN_SAMPLE,
+    }
+
+
+async def select_stats(conn: asyncpg.Connection, user_id: int, zone: str) -> Stats:
+    row = await queries.select_stats(conn, user_id=user_id, **stats_window(zone))
+    return Stats.from_row(row)
 
 
 async def reschedule_due_reminders(conn: asyncpg.Connection, task: Task, user_id: int) -> None:

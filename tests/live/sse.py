@@ -27,18 +27,28 @@ class EventReader:
         """The next event; raises EOFError when the stream ends first."""
         async with asyncio.timeout(wait):
             while True:
-                block, sep, rest = self.buffer.partition("\n\n")
-                if sep:
-                    self.buffer = rest
-                    event = self._parse(block)
-                    if event is not None:
-                        return event
-                    continue
-                chunk = await self.receive()
-                if not chunk:
-                    self.ended = True
-                    raise EOFError("the stream ended")
-                self.buffer += chunk.decode()
+                event = self._parse(await self._block())
+                if event is not None:
+                    return event
+
+    async def comment(self, wait: float = WAIT) -> str:
+        """The next comment line (a heartbeat), skipping events."""
+        async with asyncio.timeout(wait):
+            while not (block := await self._block()).startswith(":"):
+                pass
+            return block
+
+    async def _block(self) -> str:
+        while True:
+            block, sep, rest = self.buffer.partition("\n\n")
+            if sep:
+                self.buffer = rest
+                return block
+            chunk = await self.receive()
+            if not chunk:
+                self.ended = True
+                raise EOFError("the stream ended")
+            self.buffer += chunk.decode()
 
     @staticmethod
     def _parse(block: str) -> Event | None:

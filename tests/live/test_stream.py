@@ -9,7 +9,9 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-from taskly.live.stream import HUB_KEY
+from taskly.db import POOL_KEY
+from taskly.live import stream as live_stream
+from taskly.live.stream import HUB_KEY, LISTENER_KEY
 from taskly.reminders.model import sign_action
 from tests.helpers import log_in, page_token, sign_up
 from tests.live.sse import Event, EventReader
@@ -68,6 +70,58 @@ async def test_a_change_sends_the_card_counts_and_its_number(user, db):
     body = cards(event)[milk]
     assert f'id="task-{milk}"' in body and "Buy milk" in body and 'data-status="todo"' in body
     assert 'id="count-todo"' in event.data and 'hx-swap-oob="true"' in event.data
+
+
+async def test_an_event_is_read_in_one_statement(make_app, db, monkeypatch):
+    """The change number, what changed, the cards and the stats strip: one round trip per
+    event (and per process, whatever the number of open boards of that user)."""
+    monkeypatch.setattr(live_stream, "HEARTBEAT", 0.3)  # a heartbeat: the stream waits
+    app = await make_app(db_pool_min=1, db_pool_max=1)  # one connection: we can watch it
+    await asyncio.wait_for(app.extensions[LISTENER_KEY].listening.wait(), 15)
+    client = app.test_client()
+    await sign_up(client)
+    await post(client, "/tasks", {"title": "Buy milk"})
+    statements: list[str] = []
+    async with app.extensions[POOL_KEY].acquire() as conn:
+        conn.add_query_logger(lambda query: statements.append(query.query))
+    since = await seq(db, "ada@example.com")
+    async with (
+        stream(client, f"?since={since}") as first,
+        stream(client, f"?since={since}") as second,
+    ):
+        assert await first.comment() == await second.comment() == ": keep-alive"
+        statements.clear()
+        await db.execute("UPDATE tasks SET title = 'Buy oat milk'")
+        events = [await first.next(), await second.next()]
+    assert [(e.type, e.id) for e in events] == [("change", str(since + 1))] * 2
+    assert "Buy oat milk" in events[0].data and 'id="stats"' in events[0].data
+    assert len(statements) == 1, statements
+
+
+async def test_heartbeats_keep_an_idle_stream_open_and_read_nothing(make_app, db, monkeypatch):
+    """A comment line every HEARTBEAT seconds (under fly.io's 60 s idle timeout), and no
+    query for it: only a change wakes a stream to read."""
+    assert live_stream.HEARTBEAT < 60
+    monkeypatch.setattr(live_stream, "HEARTBEAT", 0.3)
+    app = await make_app(db_pool_min=1, db_pool_max=1)
+    await asyncio.wait_for(app.extensions[LISTENER_KEY].listening.wait(), 15)
+    client = app.test_client()
+    await sign_up(client)
+    statements: list[str] = []
+    async with app.extensions[POOL_KEY].acquire() as conn:
+        conn.add_query_logger(lambda query: statements.append(query.query))
+    insert = "INSERT INTO tasks (user_id, title, position) SELECT id, $1, 1 FROM users"
+    async with stream(client) as events:
+        assert await events.comment() == ": keep-alive"  # it has caught up, and waits
+        await db.execute(insert, "Wake")
+        assert (await events.next()).type == "change"
+        statements.clear()
+        for _ in range(3):
+            assert await events.comment() == ": keep-alive"
+        assert statements == []
+        await db.execute(insert, "Wake again")
+        assert (await events.next()).type == "change"
+        assert len(statements) == 1
 
 
 async def test_every_kind_of_change_reaches_the_stream(app, user, db):
