@@ -72,7 +72,7 @@ def test_keyboard_journey(page: Page):
     # x marks done; focus moves on; u undoes.
     page.keyboard.press("x")
     expect(bucket(page, "done")).to_contain_text("Write report")
-    expect(page.locator("#count-done")).to_have_text("1 tasks")
+    expect(page.locator("#count-done")).to_have_text("1 task")
     expect(page.locator("#toasts")).to_contain_text("Moved “Write report” to Done.")
     assert focused_title(page) == "Buy milk"
     page.keyboard.press("u")
@@ -100,7 +100,7 @@ def test_keyboard_journey(page: Page):
     # 2 moves to In progress.
     page.keyboard.press("2")
     expect(bucket(page, "doing")).to_contain_text("Write the quarterly report")
-    expect(page.locator("#count-doing")).to_have_text("1 tasks")
+    expect(page.locator("#count-doing")).to_have_text("1 task")
     expect(card(page, "Write the quarterly report")).to_be_focused()
 
     # Shift+K / Shift+J reorder within a bucket.
