@@ -428,6 +428,15 @@ def main() -> None:
             verdict = "met" if ratio <= target else "NOT met"
             goal = f"target <= 1/{1 / target:.0f}"
             print(f"  {label:<5} {ratio:.4f} = 1/{1 / ratio:.1f}   {goal}: {verdict}")
+        # What no response could beat: the htmx click's request alone (its headers are a
+        # browser's: cookie, user agent, htmx's own), against the whole no-JS click.
+        alone = htmx.sent / plain.bytes
+        print(
+            f"  floor: the htmx request alone ({htmx.sent:,.0f} bytes sent) is already"
+            f" 1/{1 / alone:.1f} of the no-JS click's {plain.bytes:,.0f}; bytes <= 1/50 would"
+            f" leave {plain.bytes / 50 - htmx.sent:,.0f} bytes for the request's surplus"
+            " and the whole response"
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -1,0 +1,143 @@
+"""Fragments against the stack's floor in one run (issue #14, item 1): `floor.py`'s `mini` (the
+least a "create task" can do on Quart, Hypercorn and asyncpg) and Taskly's create, toggle,
+move and edit-save fragments, each at c=32 on 2 workers, rounds alternating floor and Taskly
+so that the machine's neighbours weigh on both alike. Printed per round: requests/s and p99 of
+each; then the means, each fragment's ratio to `mini` (target >= 0.6x) and its p99 against
+2x mini's p99, with the server and PostgreSQL CPU per request (/proc) of each.
+
+Both servers use one embedded PostgreSQL (the floor its own table); RATE_LIMITS_ENABLED=0;
+Taskly's user is signed up through the forms with 200 seeded tasks (bench/instances.py's
+setup and wrk scripts).
+
+    python bench/fragments.py [--rounds 3] [--duration 8] [--kinds create toggle move edit]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from board import ROOT, free_port, run_wrk, seed_tasks, sign_up
+from click_cost import cpu_seconds
+from floor import APP
+from instances import KINDS, SECRET, Slot, measure, newest_user
+from page_weight import fresh_database, serve, start_cluster
+
+CONNECTIONS = 32
+
+
+def start_floor(workdir: Path, dsn: str) -> tuple[subprocess.Popen[bytes], int, list[str]]:
+    """floor.py's app on 2 uvloop workers; its port and the wrk headers of its one user."""
+    (workdir / "floorapp.py").write_text(APP)
+    port = free_port()
+    command = [sys.executable, "-m", "hypercorn", "--workers", "2", "--worker-class", "uvloop"]
+    command += ["--bind", f"127.0.0.1:{port}", "floorapp:app"]
+    env = {**os.environ, "DATABASE_URL": dsn}
+    server = subprocess.Popen(command, cwd=workdir, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=1) as response:
+                token = response.read().decode()
+                cookie = response.headers["Set-Cookie"].split(";")[0]
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit("the floor app did not start") from None
+            time.sleep(0.2)
+    headers = [f"Cookie: {cookie}", f"X-CSRF-Token: {token}"]
+    return server, port, [*headers, "Content-Type: application/x-www-form-urlencoded"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="taskly-fragments-"))
+    cluster = start_cluster(workdir)
+    dsn = fresh_database(cluster, "taskly_fragments")
+    postmaster = cluster.get_pid()  # type: ignore[attr-defined]
+    floor, floor_port, floor_headers = start_floor(workdir, dsn)
+    port = free_port()
+    env = {"SECRET_KEY": SECRET, "DB_POOL_MAX": "10"}
+    server = serve(ROOT, dsn, port, workdir / "taskly.log", 2, env)
+    try:
+        cookie, token = sign_up(f"http://127.0.0.1:{port}")
+        asyncio.run(seed_tasks(dsn, 200))
+        headers = [
+            f"Cookie: {cookie}",
+            f"X-CSRF-Token: {token}",
+            "HX-Request: true",
+            "Content-Type: application/x-www-form-urlencoded",
+        ]
+        slot = Slot(port, server, asyncio.run(newest_user(dsn)), headers)
+        mini = workdir / "mini.lua"
+        mini.write_text('wrk.method = "POST"\nwrk.path = "/mini"\nwrk.body = "title=Buy+milk"\n')
+        print(
+            f"{os.cpu_count()} CPUs; floor app and `taskly serve`, 2 workers each; wrk"
+            f" c={CONNECTIONS}, {args.duration} s per run, {args.rounds} rounds\n"
+        )
+        print(
+            f"{'round':>5} {'what':<8} {'req/s':>8} {'p99 ms':>8}"
+            f" {'CPU ms/req: serve':>18} {'pg':>5}"
+        )
+        runs: dict[str, list[tuple[float, float, float, float]]] = {}
+        for number in range(1, args.rounds + 1):
+            before = (cpu_seconds(floor.pid), cpu_seconds(postmaster))
+            r = run_wrk(
+                f"http://127.0.0.1:{floor_port}", mini, floor_headers, CONNECTIONS, args.duration
+            )
+            after = (cpu_seconds(floor.pid), cpu_seconds(postmaster))
+            done = max(1, r["requests"])
+            serve_ms, pg_ms = ((b - a) * 1000 / done for a, b in zip(before, after, strict=True))
+            runs.setdefault("mini", []).append((r["rps"], r["p99"], serve_ms, pg_ms))
+            print(
+                f"{number:>5} {'mini':<8} {r['rps']:>8.0f} {r['p99']:>8.1f}"
+                f" {serve_ms:>18.2f} {pg_ms:>5.2f}",
+                flush=True,
+            )
+            for kind in args.kinds:
+                m = measure([slot], kind, args.duration, workdir, dsn, postmaster)
+                runs.setdefault(kind, []).append((m.rps, m.p99, m.serve_ms, m.pg_ms))
+                print(
+                    f"{number:>5} {kind:<8} {m.rps:>8.0f} {m.p99:>8.1f} {m.serve_ms:>18.2f}"
+                    f" {m.pg_ms:>5.2f} {m.errors}",
+                    flush=True,
+                )
+        means = {k: [sum(col) / len(col) for col in zip(*v, strict=True)] for k, v in runs.items()}
+        floor_rps, floor_p99 = means["mini"][0], means["mini"][1]
+        print(
+            f"\nmeans; ratio to mini's {floor_rps:.0f} req/s (target >= 0.60x),"
+            f" p99 against 2x mini's {floor_p99:.0f} ms"
+        )
+        for kind in args.kinds:
+            rps, p99, serve_ms, pg_ms = means[kind]
+            ratio = rps / floor_rps
+            print(
+                f"  {kind:<8} {rps:>6.0f} req/s {ratio:5.2f}x"
+                f" {'met' if ratio >= 0.6 else 'NOT met'};"
+                f" p99 {p99:.0f} ms = {p99 / floor_p99:.1f}x mini's"
+                f" ({'met' if p99 <= 2 * floor_p99 else 'NOT met'});"
+                f" CPU {serve_ms:.2f} + {pg_ms:.2f} ms/req"
+                f" (mini {means['mini'][2]:.2f} + {means['mini'][3]:.2f})"
+            )
+    finally:
+        for process in (server, floor):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
