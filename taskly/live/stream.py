@@ -42,7 +42,7 @@ from taskly.live.hub import Full, Hub, Listener, Stream
 from taskly.settings import Settings
 from taskly.tasks.board import Search, count_matches, select_live_changes
 from taskly.tasks.common import context, page_search
-from taskly.tasks.model import Stats
+from taskly.tasks.stats import Stats
 from taskly.web import login_required, render_template, settings
 
 blueprint = Blueprint("live", __name__)

@@ -13,15 +13,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from taskly.db import queries
-from taskly.tasks.model import (
-    STATUSES,
-    Stats,
-    Task,
-    Undo,
-    local_now,
-    search_pattern,
-    stats_window,
-)
+from taskly.tasks.model import STATUSES, Task, Undo, local_now, search_pattern
+from taskly.tasks.stats import Stats, stats_window
 
 PAGE_SIZE = 50
 SHOWN_MAX = 2000  # the most a redraw sends back, however far the user scrolled

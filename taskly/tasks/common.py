@@ -20,10 +20,9 @@ from taskly.tasks.model import (
     PRIORITY_CLASSES,
     STATUS_LABELS,
     STATUSES,
-    Stats,
     Undo,
-    select_stats,
 )
+from taskly.tasks.stats import Stats, select_stats
 from taskly.web import is_htmx, render_template
 
 blueprint = Blueprint("tasks", __name__)

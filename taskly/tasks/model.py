@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -19,7 +19,6 @@ STATUS_LABELS = {"todo": "To do", "doing": "In progress", "done": "Done"}
 PRIORITIES = {1: "High", 2: "Medium", 3: "Low"}
 PRIORITY_CLASSES = {1: "high", 2: "medium", 3: "low"}
 FILTERS = ("", "overdue", "today")
-MEDIAN_SAMPLE = 50  # "median time to done" is over the latest completions
 ALL_DAY_TIME = time(23, 59)
 
 
@@ -48,36 +47,6 @@ class Task:
 
     def overdue(self, now: datetime) -> bool:
         return self.status != "done" and self.due_at is not None and self.due_at < now
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    todo: int = 0
-    doing: int = 0
-    done: int = 0
-    overdue: int = 0
-    done_this_week: int = 0
-    median_seconds_to_done: float | None = None
-    matches: dict[str, int] | None = None  # per bucket, while searching ("3 of 12")
-
-    @classmethod
-    def from_row(cls, row: Any) -> Stats:
-        return cls(
-            row["todo"],
-            row["doing"],
-            row["done"],
-            row["overdue"],
-            row["done_this_week"],
-            row["median_seconds_to_done"],
-        )
-
-    @property
-    def open(self) -> int:
-        return self.todo + self.doing
-
-    def count(self, status: str) -> int:
-        value: int = getattr(self, status)
-        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,21 +172,6 @@ def clean_task_form(form: Any, zone: str) -> TaskInput:
 def search_pattern(search: str) -> str:
     """Escape LIKE wildcards so a search for "50%" finds "50%"."""
     return search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def stats_window(zone: str) -> dict[str, Any]:
-    """The parameters of the stats strip (task_stats in sql/migrations/0013_task_stats.sql)."""
-    today = local_now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
-    return {
-        "now": datetime.now(UTC),
-        "week_start": today - timedelta(days=today.weekday()),
-        "median_sample": MEDIAN_SAMPLE,
-    }
-
-
-async def select_stats(conn: asyncpg.Connection, user_id: int, zone: str) -> Stats:
-    row = await queries.select_stats(conn, user_id=user_id, **stats_window(zone))
-    return Stats.from_row(row)
 
 
 async def reschedule_due_reminders(conn: asyncpg.Connection, task: Task, user_id: int) -> None:
