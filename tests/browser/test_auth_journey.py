@@ -30,7 +30,8 @@ def type_into(page: Page, label: str, text: str) -> None:
 
 
 def open_verification_link(page: Page) -> None:
-    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    # Signing up hashes the password (argon2id) before this page: as slow as a login.
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible(timeout=15_000)
     page.get_by_role("link", name="Open the development mailbox").click()
     mail = page.locator("article", has_text="Confirm your email address for Taskly").first
     for _ in range(40):  # the engine sends it within a tick or two (REMINDER_INTERVAL=0.5)
