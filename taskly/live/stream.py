@@ -108,9 +108,12 @@ async def _make(user_id: int, since: int, search: Search) -> tuple[int, str | No
         if current == since:
             return current, None
         complete = found.numbers == set(range(since + 1, current + 1))
-        if since > current or not complete or 0 in found.task_ids:
-            return current, _event("refetch", seq=current)
-        if len(found.task_ids) > MAX_CARDS:
+        if (
+            since > current
+            or not complete
+            or 0 in found.task_ids
+            or len(found.task_ids) > MAX_CARDS
+        ):
             return current, _event("refetch", seq=current)
         stats = found.stats
         if search:
