@@ -210,7 +210,10 @@ def run_wrk(
         cmd += ["--timeout", f"{timeout}s"]
     for header in headers:
         cmd += ["-H", header]
-    out = subprocess.run([*cmd, base], capture_output=True, text=True, check=True).stdout
+    done = subprocess.run([*cmd, base], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    out = done.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
 
     def pct(label: str) -> float:

@@ -61,9 +61,11 @@ APP = textwrap.dedent(
         app.pool = await asyncpg.create_pool(
             os.environ["DATABASE_URL"], min_size=2, max_size=10, reset=keep
         )
-        async with app.pool.acquire() as conn:
+        # Both workers start at once: IF NOT EXISTS alone races (a duplicate pg_type row).
+        async with app.pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                "CREATE TABLE IF NOT EXISTS cards (id bigserial PRIMARY KEY, user_id bigint,"
+                "SELECT pg_advisory_xact_lock(1);"
+                " CREATE TABLE IF NOT EXISTS cards (id bigserial PRIMARY KEY, user_id bigint,"
                 " title text, created_at timestamptz DEFAULT now());"
                 " CREATE INDEX IF NOT EXISTS cards_user ON cards (user_id)"
             )

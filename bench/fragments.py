@@ -10,6 +10,10 @@ Taskly's user is signed up through the forms with 200 seeded tasks (bench/instan
 setup and wrk scripts).
 
     python bench/fragments.py [--rounds 3] [--duration 8] [--kinds create toggle move edit]
+                              [--profile DIR]
+
+--profile records each fragment's first round with py-spy on both workers (raw collapsed
+stacks, DIR/<kind>-<pid>.txt; read them with `python bench/fragments.py --top DIR/<kind>-*`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import urllib.request
 from pathlib import Path
 
 from board import ROOT, free_port, run_wrk, seed_tasks, sign_up
-from click_cost import cpu_seconds
+from click_cost import cpu_seconds, descendants
 from floor import APP
 from instances import KINDS, SECRET, Slot, measure, newest_user
 from page_weight import fresh_database, serve, start_cluster
@@ -41,7 +45,9 @@ def start_floor(workdir: Path, dsn: str) -> tuple[subprocess.Popen[bytes], int, 
     command = [sys.executable, "-m", "hypercorn", "--workers", "2", "--worker-class", "uvloop"]
     command += ["--bind", f"127.0.0.1:{port}", "floorapp:app"]
     env = {**os.environ, "DATABASE_URL": dsn}
-    server = subprocess.Popen(command, cwd=workdir, env=env, stderr=subprocess.DEVNULL)
+    log = workdir / "floor.log"
+    with log.open("wb") as errors:
+        server = subprocess.Popen(command, cwd=workdir, env=env, stderr=errors)
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -51,10 +57,51 @@ def start_floor(workdir: Path, dsn: str) -> tuple[subprocess.Popen[bytes], int, 
             break
         except OSError:
             if time.monotonic() > deadline:
-                raise SystemExit("the floor app did not start") from None
+                raise SystemExit(f"the floor app did not start:\n{log.read_text()}") from None
             time.sleep(0.2)
     headers = [f"Cookie: {cookie}", f"X-CSRF-Token: {token}"]
     return server, port, [*headers, "Content-Type: application/x-www-form-urlencoded"]
+
+
+def spy(root: int, folder: Path | None, kind: str, seconds: int) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each worker of `root` for the next `seconds` (nothing without --profile)."""
+    if folder is None:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    command = ["py-spy", "record", "-d", str(seconds), "--format", "raw", "--nonblocking", "-p"]
+    return [
+        subprocess.Popen(
+            [*command, str(pid), "-o", str(folder / f"{kind}-{pid}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in descendants([root]) - {root}
+    ]
+
+
+def summarise(files: list[Path], top: int = 40) -> None:
+    """Share of samples per function, inclusive (on the stack) and self (at its top)."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for path in files:
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            n = int(count)
+            total += n
+            frames = [
+                frame.rsplit(" (", 1)[0] + " " + frame.rsplit("/", 1)[-1].split(":")[0]
+                for frame in stack.split(";")
+            ]
+            for frame in set(frames):
+                inclusive[frame] = inclusive.get(frame, 0) + n
+            own[frames[-1]] = own.get(frames[-1], 0) + n
+    for title, table in (("inclusive", inclusive), ("self", own)):
+        print(f"\n{title} (of {total} samples)")
+        for frame, n in sorted(table.items(), key=lambda item: -item[1])[:top]:
+            print(f"  {100 * n / total:5.1f}%  {frame}")
 
 
 def main() -> None:
@@ -62,7 +109,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--profile", type=Path, help="py-spy the workers in round 1")
+    parser.add_argument("--top", nargs="+", type=Path, help="summarise py-spy raw files")
     args = parser.parse_args()
+    if args.top:
+        summarise(args.top)
+        return
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     workdir = Path(tempfile.mkdtemp(prefix="taskly-fragments-"))
@@ -109,7 +161,10 @@ def main() -> None:
                 flush=True,
             )
             for kind in args.kinds:
+                spies = spy(server.pid, args.profile, kind, args.duration) if number == 1 else []
                 m = measure([slot], kind, args.duration, workdir, dsn, postmaster)
+                for process in spies:
+                    process.wait(timeout=60)
                 runs.setdefault(kind, []).append((m.rps, m.p99, m.serve_ms, m.pg_ms))
                 print(
                     f"{number:>5} {kind:<8} {m.rps:>8.0f} {m.p99:>8.1f} {m.serve_ms:>18.2f}"
