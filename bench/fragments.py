@@ -108,7 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=8)
-    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=(*KINDS, "move-list"))
     parser.add_argument("--profile", type=Path, help="py-spy the workers in round 1")
     parser.add_argument("--top", nargs="+", type=Path, help="summarise py-spy raw files")
     args = parser.parse_args()

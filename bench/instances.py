@@ -59,7 +59,22 @@ def script(path: Path, kind: str, ids: list[int], versions: list[int]) -> None:
         lua_script(path, kind, ids)
         return
     table = ", ".join(map(str, ids))
-    if kind == "move":
+    if kind == "move":  # Shift+K / Shift+J as board.js sends it, naming the neighbour:
+        # `ids` holds pairs (a above b, adjacent in one bucket); each press swaps a pair.
+        body = f"""
+ids = {{{table}}}
+{HALVES}
+swapped = {{}}
+request = function()
+  counter = counter + 1
+  local pair = (2 * counter + half) % math.floor(#ids / 2)
+  local a, b = ids[2 * pair + 1], ids[2 * pair + 2]
+  local direction = swapped[pair] and "down" or "up"
+  swapped[pair] = not swapped[pair]
+  local form = "direction=" .. direction .. "&neighbour=" .. a
+  return wrk.format("POST", "/tasks/" .. b .. "/move", nil, form)
+end"""
+    elif kind == "move-list":  # the same keys without a neighbour: the bucket comes back
         body = f"""
 ids = {{{table}}}
 {HALVES}
@@ -106,12 +121,23 @@ async def user_tasks(dsn: str, user_id: int, kind: str) -> tuple[list[int], list
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
-            "SELECT id, version FROM tasks WHERE user_id = $1 AND deleted_at IS NULL"
+            "SELECT id, version, status FROM tasks WHERE user_id = $1 AND deleted_at IS NULL"
             " AND title NOT LIKE 'Bench task %' AND ($2 OR status <> 'done')"
-            " ORDER BY id LIMIT 200",
+            " ORDER BY CASE WHEN $3 THEN status END, CASE WHEN $3 THEN position END, id"
+            " LIMIT 200",
             user_id,
             kind != "toggle",
+            kind == "move",
         )
+        if kind == "move":  # neighbours in board order, paired (a, b), never across buckets
+            pairs, i = [], 0
+            while i + 1 < len(rows):
+                if rows[i]["status"] == rows[i + 1]["status"]:
+                    pairs += rows[i : i + 2]
+                    i += 2
+                else:
+                    i += 1
+            rows = pairs
         rows = rows[: len(rows) // 2 * 2]
         return [r["id"] for r in rows], [r["version"] for r in rows]
     finally:
@@ -240,7 +266,7 @@ def main() -> None:
     parser.add_argument("--instances", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--tasks", type=int, default=200)
-    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=(*KINDS, "move-list"))
     parser.add_argument("--pool", type=int, default=10, help="DB_POOL_MAX per worker")
     parser.add_argument(
         "--pgbouncer", action="store_true", help="also through PgBouncer (transaction mode)"

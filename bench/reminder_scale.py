@@ -217,6 +217,7 @@ async def where_the_time_goes(dsn: str, due: int, batch: int, workdir: Path) -> 
     from taskly import mail
     from taskly.db import create_pool, queries
     from taskly.mail import SmtpConfig
+    from taskly.reminders import channels as channels_module
     from taskly.reminders import engine as engine_module
     from taskly.settings import Settings
 
@@ -240,7 +241,7 @@ async def where_the_time_goes(dsn: str, due: int, batch: int, workdir: Path) -> 
         mail_daily_limit=0,
     )
     originals = {name: getattr(queries, name) for name in queries.available_queries}
-    send, build = mail.Mailer.send, engine_module.reminder_message
+    send, build = mail.Mailer.send, channels_module.reminder_message
     for name, function in originals.items():
         setattr(queries, name, timed.wrap(f"db {name}", function))
     mail.Mailer.send = timed.wrap("smtp send", send)  # type: ignore[method-assign]
@@ -254,7 +255,7 @@ async def where_the_time_goes(dsn: str, due: int, batch: int, workdir: Path) -> 
             timed.seconds["build message (Python)"] += started_build() - begun
             timed.calls["build message (Python)"] += 1
 
-    engine_module.reminder_message = build_timed  # type: ignore[assignment]
+    channels_module.reminder_message = build_timed
     pool = await create_pool(settings, dsn)
     try:
         engine = engine_module.ReminderEngine(settings, pool, SmtpConfig.from_url(smtp_url))
@@ -266,7 +267,7 @@ async def where_the_time_goes(dsn: str, due: int, batch: int, workdir: Path) -> 
         for name, function in originals.items():
             setattr(queries, name, function)
         mail.Mailer.send = send  # type: ignore[method-assign]
-        engine_module.reminder_message = build
+        channels_module.reminder_message = build
         sink.terminate()
         sink.wait(timeout=60)
     lanes = engine_module.LANES

@@ -179,6 +179,34 @@ WITH swapped AS (
 )
 SELECT count(*) FROM swapped;
 
+-- name: swap-with-neighbour(id, other_id, user_id, up)
+-- Shift+K / Shift+J naming the card the page shows beside it (board.js sends it): the two
+-- trade places if both are the user's, in one bucket, on distinct positions, with the other
+-- card on the side the page shows it (above the card for up). Both come back as cards, in
+-- their new board order; no rows if any of that is not so (the caller redraws the bucket).
+-- FOR UPDATE locks both rows first, so two tabs swapping the same cards take turns and the
+-- second reads the positions the first left (READ COMMITTED rechecks the conditions).
+WITH pair AS (
+    SELECT t.id, t.position AS own, o.id AS other, o.position AS theirs
+      FROM tasks t
+      JOIN tasks o ON o.id = :other_id AND o.user_id = t.user_id AND o.status = t.status
+                  AND o.deleted_at IS NULL AND o.position <> t.position
+                  AND ((o.position, o.id) < (t.position, t.id)) = :up
+     WHERE t.id = :id AND t.user_id = :user_id AND t.deleted_at IS NULL
+       FOR UPDATE
+), swapped AS (
+    UPDATE tasks t
+       SET position = CASE WHEN t.id = pair.id THEN pair.theirs ELSE pair.own END,
+           version = t.version + 1, updated_at = now()
+      FROM pair
+     WHERE t.id IN (pair.id, pair.other)
+    RETURNING t.*
+)
+SELECT s.*, c.next_reminder_at, c.reminder_channels, c.reminder_error
+  FROM swapped s
+  JOIN task_cards c ON c.id = s.id
+ ORDER BY s.position, s.id;
+
 -- name: renumber-bucket(user_id, status)!
 -- Positions 1, 2, 3… in the order shown. Cards can share a position (two tabs adding a task
 -- at the same instant both take "top - 1"), and swapping equal positions would move nothing.

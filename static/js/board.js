@@ -104,6 +104,19 @@
       var list = document.getElementById("list-" + status);
       if (list) { event.detail.parameters["shown_" + status] = list.querySelectorAll(".task-card").length; }
     });
+    // Shift+K / Shift+J: name the card this page shows beside it, and the answer is the two
+    // cards swapped instead of the whole list. Not where "Show more" continues from the last
+    // card (its cursor is that card's place): the list comes back whole then.
+    var move = /^\/tasks\/(\d+)\/move$/.exec(event.detail.path);
+    var params = event.detail.parameters;
+    if (!move || params.after || (params.direction !== "up" && params.direction !== "down")) { return; }
+    var card = document.getElementById("task-" + move[1]);
+    var other = card && (params.direction === "up" ? card.previousElementSibling : card.nextElementSibling);
+    if (!other || !other.classList.contains("task-card")) { return; }
+    var last = params.direction === "up" ? card : other;
+    var next = last.nextElementSibling;
+    if (next && next.querySelector("[data-more]")) { return; }
+    params.neighbour = other.id.replace("task-", "");
   });
 
   // ---- Phone: one bucket at a time, chosen with the switcher above the board. ----

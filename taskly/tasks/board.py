@@ -188,6 +188,16 @@ async def _already_there(
     return bool(previous == after_id)
 
 
+async def swap_with_neighbour(
+    conn: asyncpg.Connection, user_id: int, task_id: int, other_id: int, up: bool
+) -> list[Task]:
+    """Swap the task with `other_id`, the card the page shows above it (`up`) or below it:
+    both cards in their new order, or [] if that is not how they stand (the page is stale,
+    they share a position, or either is gone, elsewhere or not the user's)."""
+    rows = queries.swap_with_neighbour(conn, id=task_id, other_id=other_id, user_id=user_id, up=up)
+    return [Task.from_row(row) async for row in rows]
+
+
 @dataclass
 class LiveChanges:
     """What changed on a user's board after a change number (taskly/live/stream.py)."""

@@ -10,7 +10,7 @@ from quart import abort, flash, g, request
 from quart.typing import ResponseReturnValue
 
 from taskly.db import connection, transaction
-from taskly.tasks.board import place_task, select_board
+from taskly.tasks.board import select_board
 from taskly.tasks.common import (
     back_to_board,
     blueprint,
@@ -30,7 +30,6 @@ from taskly.tasks.model import (
     clean_task_form,
     delete_task,
     insert_task,
-    move_in_bucket,
     parse_submission,
     reschedule_due_reminders,
     restore_task,
@@ -39,10 +38,9 @@ from taskly.tasks.model import (
     update_task_status,
 )
 from taskly.tasks.quickadd import parse_quick_add
+from taskly.tasks.reorder import drop, dropped_after
 from taskly.tasks.views import dashboard_page, owned_task
 from taskly.web import is_htmx, login_required, render, render_template
-
-DROPPED_AT_TOP = "top"
 
 
 @blueprint.route("/tasks", methods=["POST"])
@@ -113,48 +111,6 @@ async def update(task_id: int) -> ResponseReturnValue:
     )
 
 
-def _dropped_after(value: str) -> int | str | None:
-    """A drop's `after`: a card id, None for the top of the bucket, or "" for not a drop."""
-    if value == DROPPED_AT_TOP:
-        return None
-    if value.isdigit() and 0 < len(value) <= 18:
-        return int(value)
-    if value:
-        abort(400, "That drop is not valid. Reload the page and try again.")
-    return ""
-
-
-async def _drop(task_id: int, status: str, after: int | None) -> ResponseReturnValue:
-    """A card dropped into `status` after card `after`: one transaction, then the board's
-    lists as they now are (the page already shows the card there; this confirms it, or puts
-    it back where it really is) with an Undo toast."""
-    async with transaction() as conn:
-        placed = await place_task(conn, g.user.id, task_id, status, after)
-        if placed is None and not await task_exists(conn, task_id, g.user.id):
-            abort(404)
-    async with connection() as conn:
-        board = await select_board(
-            conn, g.user.id, g.user.time_zone, page_search(), shown=await shown()
-        )
-        stats = await board_stats(conn)
-    toast = announce = None
-    undo = placed[1] if placed else None
-    if placed is None:
-        announce = "The board changed meanwhile: the card stays where it was."
-    elif undo is not None:
-        title, where = short(placed[0].title), STATUS_LABELS[status]
-        verb = "in" if undo.status == status else "to"
-        toast = undo_toast(f"Moved “{title}” {verb} {where}.", undo)
-    if not is_htmx():
-        if toast and undo:
-            await flash_undo(toast["message"], undo)
-        return back_to_board(task_id)
-    body = await fragment(
-        "partials/_lists.html", stats=stats, board=board, toast=toast, announce=announce
-    )
-    return body, 200, {"HX-Reswap": "none", "Vary": "HX-Request"}
-
-
 @blueprint.route("/tasks/<id:task_id>/status", methods=["POST"])
 @login_required
 async def change_status(task_id: int) -> ResponseReturnValue:
@@ -162,9 +118,9 @@ async def change_status(task_id: int) -> ResponseReturnValue:
     status = form.get("status", "")
     if status not in STATUSES:
         abort(400, "Choose To do, In progress or Done.")
-    after = _dropped_after(form.get("after", ""))
+    after = dropped_after(form.get("after", ""))
     if after != "":
-        return await _drop(task_id, status, after)  # type: ignore[arg-type]
+        return await drop(task_id, status, after)  # type: ignore[arg-type]
     async with connection() as conn:
         moved = await update_task_status(conn, task_id, g.user.id, status)
         stats = await board_stats(conn)
@@ -233,42 +189,3 @@ async def restore(task_id: int) -> ResponseReturnValue:
     return await fragment(
         "partials/_restored.html", stats=stats, board=board, message=message, task=task
     )
-
-
-@blueprint.route("/tasks/<id:task_id>/move", methods=["POST"])
-@login_required
-async def move(task_id: int) -> ResponseReturnValue:
-    form = await request.form
-    task = await owned_task(task_id)
-    after = _dropped_after(form.get("after", ""))
-    if after != "":
-        return await _drop(task_id, task.status, after)  # type: ignore[arg-type]
-    direction = form.get("direction", "")
-    if direction not in ("up", "down"):
-        abort(400, "Move up or down.")
-    async with connection() as conn:
-        board = await select_board(
-            conn, g.user.id, g.user.time_zone, page_search(), (task.status,), shown=await shown()
-        )
-        bucket = board[task.status]
-        await move_in_bucket(conn, g.user.id, bucket, task_id, direction)
-    if not is_htmx():
-        return back_to_board(task_id)
-    ids = [t.id for t in bucket]
-    announce = None
-    if task_id in ids:
-        place = f"{ids.index(task_id) + 1} of {len(ids)} in {STATUS_LABELS[task.status]}"
-        announce = f"“{short(task.title)}” is now {place}."
-    body = await fragment(
-        "partials/_bucket_list.html",
-        announce=announce,
-        status=task.status,
-        tasks=bucket,
-        board=board,
-    )
-    headers = {
-        "HX-Retarget": f"#list-{task.status}",
-        "HX-Reswap": "outerHTML",
-        "Vary": "HX-Request",
-    }
-    return body, 200, headers

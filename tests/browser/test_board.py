@@ -108,9 +108,13 @@ def test_keyboard_journey(page: Page):
     assert focused_title(page) in ("Call Ada", "Buy milk")
     page.keyboard.press("k")
     assert focused_title(page) == "Call Ada"
-    page.keyboard.press("Shift+J")
+    with page.expect_response(lambda answer: answer.url.endswith("/move")) as moved:
+        page.keyboard.press("Shift+J")
+    # board.js names the neighbour: the answer is the two cards, not the whole list.
+    assert moved.value.headers["hx-retarget"].startswith("#task-")
     expect(bucket(page, "todo").locator(".task-card__title")).to_have_text(["Buy milk", "Call Ada"])
     expect(card(page, "Call Ada")).to_be_focused()
+    expect(page.locator("#announce")).to_have_text("Moved “Call Ada” below “Buy milk”.")
 
     # Delete, then undo.
     page.keyboard.press("#")
