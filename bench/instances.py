@@ -186,6 +186,7 @@ class Result:
     busy: float  # fraction of the machine
     serve_ms: float  # CPU per request
     pg_ms: float
+    wrk_ms: float
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -232,6 +233,7 @@ def measure(
         busy=(busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
         serve_ms=(serve1 - serve0) * 1000 / max(1, sum(r["requests"] for r in results)),
         pg_ms=(pg1 - pg0) * 1000 / max(1, sum(r["requests"] for r in results)),
+        wrk_ms=wrk_cpu * 1000 / max(1, sum(r["requests"] for r in results)),
     )
 
 

@@ -1,6 +1,6 @@
 -- name: select-export-profile(user_id)^
 SELECT first_name, last_name, email, time_zone, locale, email_verified_at, created_at,
-       reminders_enabled
+       reminders_enabled, remind_by_email, remind_all_devices
   FROM users WHERE id = :user_id;
 
 -- name: select-export-tasks(user_id, after_id, page)
@@ -14,10 +14,19 @@ SELECT id, title, notes, status, priority, due_at, due_all_day, created_at, upda
  LIMIT :page;
 
 -- name: select-export-reminders(user_id, task_ids)
-SELECT task_id, kind, fire_at, lead_minutes, repeat, repeat_time, repeat_day, next_fire_at, state
-  FROM reminders
- WHERE user_id = :user_id AND task_id = ANY(:task_ids)
- ORDER BY id;
+-- With where each goes: by email, to all devices, to particular devices (their browsers'
+-- user agents) and Apprise services (their labels; the URLs are secrets and stay out).
+SELECT r.task_id, r.kind, r.fire_at, r.lead_minutes, r.repeat, r.repeat_time, r.repeat_day,
+       r.next_fire_at, r.state, r.by_email, r.all_devices,
+       array(SELECT ps.user_agent
+               FROM reminder_targets rt JOIN push_subscriptions ps ON ps.id = rt.push_subscription_id
+              WHERE rt.reminder_id = r.id ORDER BY ps.id) AS devices,
+       array(SELECT ns.label
+               FROM reminder_targets rt JOIN notify_services ns ON ns.id = rt.notify_service_id
+              WHERE rt.reminder_id = r.id ORDER BY ns.label) AS services
+  FROM reminders r
+ WHERE r.user_id = :user_id AND r.task_id = ANY(:task_ids)
+ ORDER BY r.id;
 
 -- name: insert-pending-import(id, user_id, filename, content)!
 -- One pending import per account: a new upload replaces the one not confirmed.

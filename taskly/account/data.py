@@ -17,6 +17,7 @@ import asyncpg
 from quart import Blueprint, Response, abort, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
+from taskly.account.agents import describe_agent
 from taskly.account.csvfile import (
     COLUMNS,
     MAX_BYTES,
@@ -62,6 +63,7 @@ async def _task_pages(pool: asyncpg.Pool, user_id: int) -> AsyncIterator[list[di
                     conn, user_id=user_id, task_ids=ids
                 ):
                     entry = dict(row)
+                    entry["devices"] = [describe_agent(agent) for agent in entry["devices"]]
                     reminders.setdefault(entry.pop("task_id"), []).append(entry)
         if not tasks:
             return
@@ -84,7 +86,8 @@ async def export_json() -> ResponseReturnValue:
     user_id, pool = g.user.id, current_pool()
     async with connection() as conn:
         profile = dict(await queries.select_export_profile(conn, user_id=user_id))
-    settings = {"reminders_enabled": profile.pop("reminders_enabled")}
+    keys = ("reminders_enabled", "remind_by_email", "remind_all_devices")
+    settings = {key: profile.pop(key) for key in keys}
 
     async def body() -> AsyncIterator[str]:
         head = {"format": "taskly-export-1", "exported_at": datetime.now(UTC).isoformat()}

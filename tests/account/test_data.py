@@ -78,10 +78,56 @@ async def test_the_json_export_has_everything_and_no_secrets(client, db):
     data = json.loads(raw)
     assert data["profile"]["email"] == "ada@example.com"
     assert (data["profile"]["time_zone"], data["profile"]["locale"]) == ("Europe/Berlin", "en-GB")
-    assert data["settings"] == {"reminders_enabled": True}
+    assert data["settings"] == {
+        "reminders_enabled": True,
+        "remind_by_email": True,
+        "remind_all_devices": False,
+    }
     assert data["tasks"][0]["title"] == "Pay rent"
-    assert data["tasks"][0]["reminders"][0]["kind"] == "at"
+    reminder = data["tasks"][0]["reminders"][0]
+    assert reminder["kind"] == "at"
+    assert (reminder["by_email"], reminder["all_devices"]) == (True, False)
+    assert (reminder["devices"], reminder["services"]) == ([], [])
     for secret in ("password", "token", "hash", "argon2", "claimed_by"):
+        assert secret not in raw
+
+
+async def test_the_export_says_where_each_reminder_goes_without_the_secret_urls(client, db):
+    await sign_up(client)
+    user_id = await seed(db)
+    phone = await db.fetchval(
+        "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, user_agent)"
+        " VALUES ($1, 'https://push.example/send/abc', $2, $3, $4) RETURNING id",
+        user_id,
+        "B" * 87,
+        "a" * 22,
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/130.0 Mobile",
+    )
+    service = await db.fetchval(
+        "INSERT INTO notify_services (user_id, label, scheme, url_sealed, masked)"
+        " VALUES ($1, 'Team chat', 'ntfys', 'sealed-bytes', 'ntfys://ntfy.sh/…') RETURNING id",
+        user_id,
+    )
+    reminder = await db.fetchval("SELECT id FROM reminders")
+    await db.execute(
+        "UPDATE reminders SET by_email = false, all_devices = true WHERE id = $1", reminder
+    )
+    await db.execute(
+        "INSERT INTO reminder_targets (reminder_id, push_subscription_id) VALUES ($1, $2)",
+        reminder,
+        phone,
+    )
+    await db.execute(
+        "INSERT INTO reminder_targets (reminder_id, notify_service_id) VALUES ($1, $2)",
+        reminder,
+        service,
+    )
+    raw = await (await client.get("/account/export.json")).get_data(as_text=True)
+    exported = json.loads(raw)["tasks"][0]["reminders"][0]
+    assert (exported["by_email"], exported["all_devices"]) == (False, True)
+    assert exported["devices"] == ["Chrome on Android"]
+    assert exported["services"] == ["Team chat"]
+    for secret in ("push.example", "sealed", "ntfy.sh", "p256dh", "BBBB"):
         assert secret not in raw
 
 

@@ -181,6 +181,41 @@ def test_a_long_bucket_pages_in_as_j_reaches_its_end(page: Page):
     expect(page.locator("[data-more]")).to_have_count(0)
 
 
+def test_a_swap_beside_show_more_redraws_the_list_to_keep_its_cursor(
+    browser: Browser, live_server: str
+):
+    # No service worker: its static routing sends requests past page.route (used here to
+    # hold "Show more" unanswered, so the list keeps its cursor card at its end).
+    context = browser.new_context(
+        base_url=live_server, viewport={"width": 1280, "height": 800}, service_workers="block"
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    sign_up(page, unique_email())
+    page.route("**/tasks/bucket/**", lambda route: None)
+    seed(page, [f"Item {i:02d}" for i in range(60)])
+    expect(page.locator("#list-todo .task-card")).to_have_count(50)
+    announce = page.locator("#announce")
+
+    # Items 59 … 10 are shown. Item 11 is the second last: it and Item 12 swap in place.
+    card(page, "Item 11").focus()
+    page.keyboard.press("Shift+K")
+    expect(announce).to_have_text("Moved “Item 11” above “Item 12”.")
+    expect(card(page, "Item 11")).to_be_focused()
+    # Item 10 is the last shown card, where "Show more" continues from: the whole list comes
+    # back (and "Show more" with it, from the card now last).
+    card(page, "Item 10").focus()
+    page.keyboard.press("Shift+K")
+    expect(announce).to_have_text("“Item 10” is now 49 of 50 in To do.")
+    shown = page.locator("#list-todo .task-card__title")
+    for place, title in ((47, "Item 11"), (48, "Item 10"), (49, "Item 12")):
+        expect(shown.nth(place)).to_have_text(title)
+    expect(card(page, "Item 10")).to_be_focused()
+    expect(page.locator("#list-todo .task-card")).to_have_count(50)
+    expect(page.locator("#list-todo [data-more]")).to_have_count(1)
+    context.close()
+
+
 def test_phone_one_bucket_at_a_time(browser: Browser, live_server: str):
     context = browser.new_context(
         base_url=live_server,
