@@ -3,7 +3,12 @@ least a "create task" can do on Quart, Hypercorn and asyncpg) and Taskly's creat
 move and edit-save fragments, each at c=32 on 2 workers, rounds alternating floor and Taskly
 so that the machine's neighbours weigh on both alike. Printed per round: requests/s and p99 of
 each; then the means, each fragment's ratio to `mini` (target >= 0.6x) and its p99 against
-2x mini's p99, with the server and PostgreSQL CPU per request (/proc) of each.
+2x mini's p99, with the server, PostgreSQL and wrk CPU per request (/proc) of each. Last,
+since the machine is saturated and requests/s follow CPU per request: the ratio that CPU
+predicts (the model: mini's CPU per request over the fragment's), and the ceiling, the same
+with the fragment's server CPU replaced by mini's (what its PostgreSQL work alone allows).
+`move` names the neighbour as board.js does (two cards back); `move-list` does not (the
+bucket comes back).
 
 Both servers use one embedded PostgreSQL (the floor its own table); RATE_LIMITS_ENABLED=0;
 Taskly's user is signed up through the forms with 200 seeded tasks (bench/instances.py's
