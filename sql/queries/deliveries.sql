@@ -194,3 +194,28 @@ WITH source AS (
       JOIN reminders r ON r.id = rt.reminder_id AND r.user_id = :user_id
 )
 SELECT id FROM snoozed;
+
+-- name: delete-old-deliveries(max_age, batch)$
+-- Finished deliveries (sent, failed, skipped) older than max_age seconds, up to a batch, oldest
+-- first; how many went. Kept whatever their age: a task's latest occurrence (its card's
+-- "email failed: ..." line reads it), and any occurrence its reminder has not moved past (so
+-- the unique (reminder, occurrence, channel, target) index still stops a second fan-out).
+WITH gone AS (
+    DELETE FROM deliveries
+     WHERE id IN (
+        SELECT d.id
+          FROM deliveries d
+         WHERE d.state <> 'pending'
+           AND d.created_at < now() - make_interval(secs => :max_age)
+           AND (d.task_id IS NULL
+                OR d.occurrence_at < (SELECT max(x.occurrence_at) FROM deliveries x
+                                       WHERE x.task_id = d.task_id))
+           AND NOT EXISTS (SELECT 1 FROM reminders r
+                            WHERE r.id = d.reminder_id
+                              AND (r.next_fire_at IS NULL AND r.state = 'active'
+                                   OR r.next_fire_at <= d.occurrence_at))
+         ORDER BY d.created_at
+         LIMIT :batch)
+    RETURNING 1
+)
+SELECT count(*) FROM gone;

@@ -10,12 +10,16 @@ from taskly.db import queries
 from taskly.settings import Settings
 
 log = logging.getLogger("taskly.housekeeping")
+DELIVERY_HISTORY = 30 * 24 * 3600.0  # seconds a finished reminder delivery is kept
+DELIVERY_BATCH = 5000  # per sweep (every 10 minutes, on every instance)
 
 
 async def sweep(pool: asyncpg.Pool, settings: Settings) -> None:
     """Expired sessions, tasks deleted more than a day ago (past Undo), stale rate-limit
     state, used-link records older than any link can be, spent or expired account links,
-    imports never confirmed, and past days' mail counts. Safe on every instance at once."""
+    imports never confirmed, past days' mail counts, the live board's old change log, and
+    reminder deliveries finished more than DELIVERY_HISTORY ago (a batch at a time). Safe on
+    every instance at once."""
     try:
         async with pool.acquire() as conn:
             await queries.delete_expired_sessions(
@@ -30,5 +34,8 @@ async def sweep(pool: asyncpg.Pool, settings: Settings) -> None:
             await queries.delete_old_pending_imports(conn)
             await queries.delete_old_mail_budget(conn)
             await queries.delete_old_live_changes(conn)
+            await queries.delete_old_deliveries(
+                conn, max_age=DELIVERY_HISTORY, batch=DELIVERY_BATCH
+            )
     except Exception:
         log.exception("housekeeping failed; the next run retries")
