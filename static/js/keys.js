@@ -282,6 +282,18 @@
     }, 0);
   });
 
+  // The same for a form's autofocus field the moment it gets focus (htmx's own autofocus, or
+  // the pending focus above), before the settle handler runs: a key typed in between would
+  // otherwise land in front of the text.
+  document.addEventListener("focusin", function (event) {
+    var field = event.target;
+    if (field.hasAttribute && field.hasAttribute("autofocus") &&
+        (field.type === "text" || field.tagName === "TEXTAREA") &&
+        field.selectionStart === 0 && field.selectionEnd === 0 && field.value) {
+      field.setSelectionRange(field.value.length, field.value.length);
+    }
+  });
+
   document.addEventListener("htmx:sendError", function () { pending = null; });
 
   // For the live board (live.js): where focus goes when a card leaves, and going there.
