@@ -6,6 +6,10 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import pytest
+
+from taskly.db import POOL_KEY
+from taskly.tasks.board import PAGE_SIZE, Search, select_board
 from tests.tasks.test_routes import HX, create, post
 
 MORE = re.compile(r'<a class="btn btn--small btn--ghost" href="([^"]+)"[^>]*data-more')
@@ -107,3 +111,25 @@ async def test_a_bad_cursor_or_bucket_is_a_clear_answer(user):
     page = await user.get("/tasks/bucket/done")  # no JavaScript: a page of its own
     assert page.status_code == 200
     assert "No more tasks here." in await page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("plan", ["force_generic_plan", "force_custom_plan"])
+async def test_the_board_reads_a_page_of_each_bucket_whatever_plan_is_cached(app, user, db, plan):
+    """asyncpg prepares select-board once per connection, and from its sixth run PostgreSQL
+    may keep a generic plan, one made without the search and filter values. Either plan reads
+    a page of each bucket, not the bucket: the rows read are PostgreSQL's count for the
+    transaction, with the planner's statistics fresh, as autovacuum leaves them."""
+    await _bulk(db, 2000)
+    await _bulk(db, 2000, "done")
+    await db.execute("ANALYZE tasks")
+    user_id = await db.fetchval("SELECT id FROM users")
+    async with app.extensions[POOL_KEY].acquire() as conn, conn.transaction():
+        await conn.execute(f"SET LOCAL plan_cache_mode = {plan}")
+        board = await select_board(conn, user_id, "Europe/Berlin", Search())
+        read = await conn.fetchval(
+            "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'tasks'"
+        )
+    assert [len(board[s]) for s in ("todo", "doing", "done")] == [50, 0, 50]
+    assert board.more["todo"] and board.more["done"]
+    assert read <= 2 * (PAGE_SIZE + 2)  # a whole bucket is 2,000
