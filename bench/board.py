@@ -4,7 +4,7 @@ fragments, at concurrency 1 and 32, for a user with 200 and 2,000 tasks.
 Runs a real `taskly serve` (Hypercorn, uvloop worker) on an embedded PostgreSQL (or
 $DATABASE_URL) and drives it with wrk (`apt-get install -y wrk`). Prints a table.
 
-    python bench/board.py [--workers 2] [--duration 10] [--tasks 200 2000]
+    python bench/board.py [--workers 2] [--duration 10] [--rounds 1] [--tasks 200 2000]
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
+from statistics import median
+from typing import Any
 
 import asyncpg
 
@@ -191,7 +193,7 @@ def run_wrk(
     connections: int,
     seconds: int,
     timeout: int | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """One wrk run; `timeout` (s) replaces wrk's 2 s socket timeout."""
     threads = 1 if connections == 1 else 2
     cmd = [
@@ -237,6 +239,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--tasks", type=int, nargs="+", default=[200, 2000])
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 32])
     parser.add_argument(
@@ -256,11 +259,12 @@ def main() -> None:
         f"wrk {args.duration}s per run\n"
     )
     print(
-        f"{'tasks':>6} {'endpoint':<10} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
-        f" {'non-2xx':>8}"
+        f"{'round':>5} {'tasks':>6} {'endpoint':<10} {'conc':>4} {'req/s':>9} {'p50 ms':>8}"
+        f" {'p99 ms':>8} {'non-2xx':>8}"
     )
-    results: dict[tuple[str, int, int], dict] = {}
+    results: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
     try:
+        runs = []
         for count in args.tasks:
             cookie, token = sign_up(base)
             task_ids = asyncio.run(seed_tasks(dsn, count))
@@ -271,27 +275,34 @@ def main() -> None:
                 "Content-Type: application/x-www-form-urlencoded",
             ]
             for kind in args.endpoints:
-                script = workdir / f"{kind}.lua"
+                script = workdir / f"{kind}-{count}.lua"
                 lua_script(script, kind, task_ids)
-                for connections in args.connections:
-                    wrk_headers = headers if kind in ("create", "toggle") else headers[:1]
-                    asyncio.run(settle(dsn))
-                    result = run_wrk(base, script, wrk_headers, connections, args.duration)
-                    results[(kind, connections, count)] = result
-                    print(
-                        f"{count:>6} {kind:<10} {connections:>4} {result['rps']:>9.0f} "
-                        f"{result['p50']:>8.2f} {result['p99']:>8.2f} {result['bad']:>8}"
-                        f" {result['errors']}",
-                        flush=True,
-                    )
-        # Does the cost grow with the task count? Each size against the smallest, same run.
+                wrk_headers = headers if kind in ("create", "toggle") else headers[:1]
+                runs += [(kind, c, count, script, wrk_headers) for c in args.connections]
+        # Rounds take each size in turn, so that the machine's neighbours weigh on all alike.
+        for round_ in range(1, args.rounds + 1):
+            for kind, connections, count, script, wrk_headers in runs:
+                asyncio.run(settle(dsn))
+                result = run_wrk(base, script, wrk_headers, connections, args.duration)
+                results.setdefault((kind, connections, count), []).append(result)
+                print(
+                    f"{round_:>5} {count:>6} {kind:<10} {connections:>4} {result['rps']:>9.0f} "
+                    f"{result['p50']:>8.2f} {result['p99']:>8.2f} {result['bad']:>8}"
+                    f" {result['errors']}",
+                    flush=True,
+                )
+        # Does the cost grow with the task count? Each size against the smallest, same run:
+        # the median p50 of the rounds, and each round's own ratio.
         first = args.tasks[0]
         print(f"\nagainst {first} tasks (p50 ratio; 1.00× = cost independent of task count)")
-        for (kind, connections, count), result in results.items():
-            base_result = results.get((kind, connections, first))
-            if count != first and base_result and base_result["p50"]:
-                ratio = result["p50"] / base_result["p50"]
-                print(f"{count:>6} {kind:<10} {connections:>4}  p50 {ratio:.2f}×")
+        for (kind, connections, count), rounds in results.items():
+            base_rounds = results.get((kind, connections, first))
+            if count == first or not base_rounds:
+                continue
+            ratio = median(r["p50"] for r in rounds) / median(r["p50"] for r in base_rounds)
+            pairs = zip(rounds, base_rounds, strict=True)
+            each = " ".join(f"{r['p50'] / b['p50']:.2f}" for r, b in pairs)
+            print(f"{count:>6} {kind:<10} {connections:>4}  p50 {ratio:.2f}× (rounds: {each})")
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -32,6 +32,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from board import ROOT, free_port, lua_script, run_wrk, seed_tasks, sign_up
@@ -203,7 +204,7 @@ def measure(
         path = workdir / f"{kind}-{n}.lua"
         script(path, kind, ids, versions)
         runs.append((f"http://127.0.0.1:{slot.port}", path, slot.headers, conns))
-    results: list[dict] = [{}] * len(runs)
+    results: list[dict[str, Any]] = [{}] * len(runs)
 
     def drive(i: int) -> None:
         base, path, headers, conns = runs[i]
@@ -237,7 +238,9 @@ def measure(
     )
 
 
-def start_pgbouncer(cluster: object, workdir: Path, pool: int) -> tuple[int, subprocess.Popen]:
+def start_pgbouncer(
+    cluster: object, workdir: Path, pool: int
+) -> tuple[int, subprocess.Popen[bytes]]:
     """PgBouncer in transaction mode in front of the cluster, as tests/pgbouncer.py starts it."""
     binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
     info = cluster.get_postmaster_info()  # type: ignore[attr-defined]
@@ -282,7 +285,7 @@ def main() -> None:
     cluster = start_cluster(workdir)
     dsn = fresh_database(cluster, "taskly_instances")
     postmaster = cluster.get_pid()  # type: ignore[attr-defined]
-    routes = [("direct", dsn, {})]
+    routes: list[tuple[str, str, dict[str, str]]] = [("direct", dsn, {})]
     bouncer = None
     if args.pgbouncer:
         port, bouncer = start_pgbouncer(cluster, workdir, args.bouncer_pool)

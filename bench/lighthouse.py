@@ -24,6 +24,7 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from board import free_port
 from page_weight import checkout_of, describe, fresh_database, seed, serve, sign_up, start_cluster
@@ -39,7 +40,7 @@ METRICS = (
 )
 
 
-def lighthouse(tool: Path, url: str, report: Path, cookie: str | None) -> dict:
+def lighthouse(tool: Path, url: str, report: Path, cookie: str | None) -> dict[str, Any]:
     cmd = [
         "npx",
         "--no-install",
@@ -59,11 +60,11 @@ def lighthouse(tool: Path, url: str, report: Path, cookie: str | None) -> dict:
             break
         if attempt == 2:
             raise SystemExit(f"lighthouse failed twice on {url}")
-    result: dict = json.loads(report.read_text())
+    result: dict[str, Any] = json.loads(report.read_text())
     return result
 
 
-def failing(result: dict, category: str) -> list[str]:
+def failing(result: dict[str, Any], category: str) -> list[str]:
     """Each audit of `category` that does not pass, with what Lighthouse says about it."""
     lines = []
     for ref in result["categories"][category]["auditRefs"]:
@@ -118,7 +119,7 @@ def main() -> None:
 
 def run_pages(
     args: argparse.Namespace, checkout: Path, dsn: str, out: Path, workdir: Path
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = serve(checkout, dsn, port, workdir / "server.log")

@@ -239,7 +239,7 @@ def task_rows(count: int, user_id: int) -> list[tuple[object, ...]]:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     doing = done = count // 5
     statuses = ["todo"] * (count - doing - done) + ["doing"] * doing + ["done"] * done
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for i, status in enumerate(statuses):
         title = TITLES[rng.randrange(len(TITLES))]
         notes = NOTES[rng.randrange(len(NOTES))] if rng.random() < 0.3 else ""

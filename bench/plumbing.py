@@ -42,7 +42,7 @@ from taskly.settings import Settings
 PATH = "/tasks/12/status"
 
 
-class AiosqlCheck(aiosql_asyncpg.MaybeAcquire):  # type: ignore[misc]
+class AiosqlCheck(aiosql_asyncpg.MaybeAcquire):
     """aiosql 15's own __aenter__, as shipped (taskly.db replaces the module's class)."""
 
     async def __aenter__(self) -> object:
@@ -145,7 +145,7 @@ async def main() -> None:
 
         def use(check: type) -> Callable[[], Awaitable[None]]:
             async def run() -> None:
-                aiosql_asyncpg.MaybeAcquire = check
+                aiosql_asyncpg.MaybeAcquire = check  # type: ignore[misc,assignment]
                 await query()
 
             return run
@@ -165,7 +165,7 @@ async def main() -> None:
                 results[name]["before"].append(await cpu_us(before, args.n))
                 results[name]["after"].append(await cpu_us(after, args.n))
             logging.getLogger("taskly.request").disabled = False
-        aiosql_asyncpg.MaybeAcquire = ours
+        aiosql_asyncpg.MaybeAcquire = ours  # type: ignore[misc]
     await pool.close()
 
     print(f"CPU µs per call, median of {args.rounds} rounds of {args.n:,} (process_time)\n")

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -172,7 +172,7 @@ class Timed:
     wall time; divided by messages they say what one message waits on)."""
 
     def __init__(self) -> None:
-        self.seconds: Counter[str] = Counter()
+        self.seconds: dict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
 
     def wrap(self, label: str, function: Any) -> Any:
@@ -241,7 +241,7 @@ async def where_the_time_goes(dsn: str, due: int, batch: int, workdir: Path) -> 
         mail_daily_limit=0,
     )
     originals = {name: getattr(queries, name) for name in queries.available_queries}
-    send, build = mail.Mailer.send, channels_module.reminder_message
+    send, build = mail.Mailer.send, channels_module.reminder_message  # type: ignore[attr-defined]
     for name, function in originals.items():
         setattr(queries, name, timed.wrap(f"db {name}", function))
     mail.Mailer.send = timed.wrap("smtp send", send)  # type: ignore[method-assign]
@@ -255,7 +255,7 @@ async def where_the_time_goes(dsn: str, due: int, batch: int, workdir: Path) -> 
             timed.seconds["build message (Python)"] += started_build() - begun
             timed.calls["build message (Python)"] += 1
 
-    channels_module.reminder_message = build_timed
+    channels_module.reminder_message = build_timed  # type: ignore[attr-defined]
     pool = await create_pool(settings, dsn)
     try:
         engine = engine_module.ReminderEngine(settings, pool, SmtpConfig.from_url(smtp_url))
@@ -267,7 +267,7 @@ async def where_the_time_goes(dsn: str, due: int, batch: int, workdir: Path) -> 
         for name, function in originals.items():
             setattr(queries, name, function)
         mail.Mailer.send = send  # type: ignore[method-assign]
-        channels_module.reminder_message = build
+        channels_module.reminder_message = build  # type: ignore[attr-defined]
         sink.terminate()
         sink.wait(timeout=60)
     lanes = engine_module.LANES
@@ -279,7 +279,7 @@ async def where_the_time_goes(dsn: str, due: int, batch: int, workdir: Path) -> 
     )
     print(f"  {'awaited in':<36} {'calls':>7} {'ms per message':>15} {'share':>6}")
     per_lane = wall * lanes
-    for label, seconds in timed.seconds.most_common():
+    for label, seconds in sorted(timed.seconds.items(), key=lambda item: -item[1]):
         print(
             f"  {label:<36} {timed.calls[label]:>7,} {seconds / sent * 1000:>15.2f}"
             f" {seconds / per_lane:>6.0%}"
