@@ -5,7 +5,7 @@
 -- tasks_board_idx, so the cost follows the page, not how many tasks the user has.
 -- The reminder columns repeat the task_cards view's (sql/migrations/0012_live.sql) on purpose:
 -- selecting the page from the view instead made the board read every card of the bucket
--- before the LIMIT (10,000 tasks: p50 5.5x the 200-task board's, against 1.3x this way).
+-- before the LIMIT (10,000 tasks: p50 5.5x the 200-task board's, against 1.1x this way).
 -- The search and the filter are CASEs, not `:search = '' OR ...`, for the plan PostgreSQL
 -- caches: asyncpg prepares the statement once per connection and, from the sixth run, the
 -- server may keep a generic plan, one made without the values. An OR of unknown equalities
