@@ -3,7 +3,8 @@
 1. Seeds N due reminders (default 10,000) and measures how long one engine instance takes to
    deliver them all to a local aiosmtpd sink (target: 30 s or less).
 2. Adds 1,000,000 future reminders and prints EXPLAIN (ANALYZE) of the claim query, to show
-   that claiming due rows uses the partial index rather than scanning the table.
+   that claiming due rows uses the partial index rather than scanning the table, with the
+   plan made for the values and with the generic plan a prepared statement may keep.
 
     python bench/reminders.py [--due 10000] [--future 1000000]
 
@@ -137,21 +138,26 @@ async def main() -> None:
         " WHERE id IN (SELECT id FROM reminders WHERE state = 'active' LIMIT 10)"
     )
     # The engine's own claim statement, as aiosql prepared it ($1 now, $2 batch, $3 worker,
-    # $4 lease seconds), inside a transaction that is rolled back.
-    transaction = conn.transaction()
-    await transaction.start()
-    plan = await conn.fetch(
-        "EXPLAIN (ANALYZE, COSTS OFF, TIMING ON) " + queries.claim_due_reminders.sql,
-        datetime.now(UTC),
-        200,
-        "bench",
-        120.0,
-    )
-    await transaction.rollback()
+    # $4 lease seconds), inside a transaction that is rolled back: the plan made for these
+    # values, then the generic one PostgreSQL may keep for a prepared statement from its sixth
+    # run (asyncpg prepares each statement once per connection).
     total = await conn.fetchval("SELECT count(*) FROM reminders")
-    print(f"EXPLAIN ANALYZE of the claim query, {total:,} reminders in the table:")
-    for row in plan:
-        print("   ", row[0])
+    now = datetime.now(UTC)
+    async with conn.transaction():
+        await conn.execute("PREPARE claim AS " + queries.claim_due_reminders.sql)
+    execute = f"EXECUTE claim('{now.isoformat()}', 200, 'bench', 120.0)"
+    for mode in ("force_custom_plan", "force_generic_plan", "auto"):
+        transaction = conn.transaction()
+        await transaction.start()
+        await conn.execute(f"SET LOCAL plan_cache_mode = {mode}")
+        if mode == "auto":  # what the engine's connections do: choose after five runs
+            for _ in range(10):
+                await conn.execute(execute)
+        plan = await conn.fetch("EXPLAIN (ANALYZE, COSTS OFF, TIMING ON) " + execute)
+        await transaction.rollback()
+        print(f"EXPLAIN ANALYZE of the claim query ({mode}), {total:,} reminders in the table:")
+        for row in plan:
+            print("   ", row[0])
     await conn.close()
 
 
