@@ -4,7 +4,8 @@
    deliver them all to a local aiosmtpd sink (target: 30 s or less).
 2. Adds 1,000,000 future reminders and prints EXPLAIN (ANALYZE) of the claim query, to show
    that claiming due rows uses the partial index rather than scanning the table, with the
-   plan made for the values and with the generic plan a prepared statement may keep.
+   plan made for the values, the generic plan a prepared statement may keep, and the plan a
+   connection keeps after ten runs (PostgreSQL's own choice between the two).
 
     python bench/reminders.py [--due 10000] [--future 1000000]
 
