@@ -139,13 +139,12 @@ async def main() -> None:
         " WHERE id IN (SELECT id FROM reminders WHERE state = 'active' LIMIT 10)"
     )
     # The engine's own claim statement, as aiosql prepared it ($1 now, $2 batch, $3 worker,
-    # $4 lease seconds), inside a transaction that is rolled back: the plan made for these
-    # values, then the generic one PostgreSQL may keep for a prepared statement from its sixth
-    # run (asyncpg prepares each statement once per connection).
+    # $4 lease seconds), each run in a transaction that is rolled back: the plan made for these
+    # values, the generic one PostgreSQL may keep for a prepared statement from its sixth run
+    # (asyncpg prepares each statement once per connection), and PostgreSQL's own choice.
     total = await conn.fetchval("SELECT count(*) FROM reminders")
     now = datetime.now(UTC)
-    async with conn.transaction():
-        await conn.execute("PREPARE claim AS " + queries.claim_due_reminders.sql)
+    await conn.execute("PREPARE claim AS " + queries.claim_due_reminders.sql)
     execute = f"EXECUTE claim('{now.isoformat()}', 200, 'bench', 120.0)"
     for mode in ("force_custom_plan", "force_generic_plan", "auto"):
         transaction = conn.transaction()
