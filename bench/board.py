@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from http.cookiejar import CookieJar
 from pathlib import Path
 from statistics import median
@@ -150,7 +151,17 @@ async def settle(dsn: str) -> None:
         await conn.close()
 
 
-def lua_script(path: Path, kind: str, task_ids: list[int]) -> None:
+async def newest_user(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT max(id) FROM users"))
+    finally:
+        await conn.close()
+
+
+def lua_script(path: Path, kind: str, task_ids: list[int], done: Iterable[int] = ()) -> None:
+    """wrk's Lua for one endpoint; a toggle flips each task from its status now (Done if in
+    `done`, else To do)."""
     if kind == "healthz":  # the framework's ceiling: Quart + Hypercorn, no database, no session
         body = 'request = function() return wrk.format("GET", "/healthz") end'
     elif kind == "dashboard":
@@ -167,9 +178,10 @@ end"""
         # most two) threads walks its own half of the tasks, so that no request finds its
         # task already flipped by the other thread (that would be a no-op, not a toggle).
         ids = ", ".join(map(str, task_ids))
+        now_done = ", ".join(f"[{task}] = true" for task in done)
         body = f"""
 ids = {{{ids}}}
-done = {{}}
+done = {{{now_done}}}
 counter = 0
 threads = 0
 setup = function(thread)

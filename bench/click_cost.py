@@ -4,6 +4,12 @@ does it (the same form POSTed without HX-Request, a 302, and the GET of the full
 browser makes when it follows the redirect). For each path: bytes on the wire per click and
 server CPU per click; then htmx / no-JS against the issue's targets (CPU ≤ 1/8, bytes ≤ 1/50).
 
+A third path, `floor`, is bench/floor.py's app (one worker) answering the same click with
+mini's code but Taskly's own statements (update-task-status, then select-stats) on the same
+tasks: floor / no-JS is the least CPU an htmx click can cost next to the no-JS path while it
+keeps Taskly's SQL (bucket counts, the live board's triggers, the stats strip), however cheap
+Taskly's Python became.
+
 One `taskly serve --workers 1` (the worker runs in the serve process: CPU attribution is one
 process tree) on an embedded PostgreSQL, RATE_LIMITS_ENABLED=0; a user signed up and confirmed
 through the forms, with 200 tasks seeded as bench/board.py does.
@@ -37,6 +43,7 @@ import http.client
 import io
 import os
 import re
+import subprocess
 import tempfile
 import time
 import urllib.parse
@@ -46,7 +53,8 @@ from typing import Any
 
 import asyncpg
 import brotli
-from board import ROOT, free_port, seed_tasks, settle
+from board import ROOT, free_port, newest_user, seed_tasks, settle
+from floor import start_floor
 from page_weight import fresh_database, serve, sign_up, start_cluster
 
 UA = (
@@ -212,6 +220,16 @@ def click_plain(client: Client, token: str, task_id: int, status: str, was: str)
         raise SystemExit(f"GET {location} after {status}: {response.status}, no board or toast")
 
 
+def click_floor(client: Client, token: str, task_id: int, status: str, was: str) -> None:
+    """The htmx click's request, to the floor app (its own session and CSRF token)."""
+    form = {"status": status}
+    headers = {"Accept": "*/*", "Content-Type": FORM, "HX-Request": "true", "X-CSRF-Token": token}
+    path = f"/tasks/{task_id}/status"
+    response, data = client.send("POST", path, headers, urllib.parse.urlencode(form))
+    if response.status != 200 or f'id="task-{task_id}"' not in data.decode():
+        raise SystemExit(f"floor {path} {status}: {response.status} {data[:300]!r}")
+
+
 def descendants(roots: list[int]) -> set[int]:
     parent: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -286,7 +304,7 @@ def run_batch(
     clicks: int,
     roots: list[int],
 ) -> Batch:
-    click = click_htmx if kind == "htmx" else click_plain
+    click = {"htmx": click_htmx, "plain": click_plain, "floor": click_floor}[kind]
     client = Client(base, cookies)
     try:
         serve0, pg0 = cpu_seconds(roots[0]), cpu_seconds(roots[1])
@@ -369,6 +387,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     server = serve(ROOT, dsn, port, workdir / "server.log")
     roots = [server.pid, cluster.get_pid()]  # type: ignore[attr-defined]
+    floor: subprocess.Popen[bytes] | None = None
     try:
         browser, _ = sign_up(base, dsn)
         asyncio.run(seed_tasks(dsn, args.tasks))
@@ -378,8 +397,26 @@ def main() -> None:
         token = re.search(r'"X-CSRF-Token": "([0-9a-f]+)"', html)[1]  # type: ignore[index]
         cookies = {c.name: c.value or "" for c in browser.jar}
         SHOWN.update(cards_shown(html))
-        for kind in ("htmx", "plain"):  # templates compiled, statements prepared
-            run_batch(kind, base, cookies, token, tasks, order, 0, args.warmup, roots)
+        floor, floor_port, floor_headers = start_floor(
+            workdir, dsn, asyncio.run(newest_user(dsn)), 1
+        )
+        floor_base = f"http://127.0.0.1:{floor_port}"
+        floor_roots = [floor.pid, roots[1]]
+        headers = dict(h.split(": ", 1) for h in floor_headers)
+        floor_token = headers["X-CSRF-Token"]
+        floor_cookies = dict([headers["Cookie"].split("=", 1)])
+        paths = {
+            "htmx": (base, cookies, token, roots),
+            "plain": (base, cookies, token, roots),
+            "floor": (floor_base, floor_cookies, floor_token, floor_roots),
+        }
+
+        def batch(kind: str, start: int, clicks: int) -> Batch:
+            where, jar, csrf, counted = paths[kind]
+            return run_batch(kind, where, jar, csrf, tasks, order, start, clicks, counted)
+
+        for kind in paths:  # templates compiled, statements prepared
+            batch(kind, 0, args.warmup)
         settled(dsn, roots[1])
         cpu0, t0 = cpu_seconds(roots[0]) + cpu_seconds(roots[1]), time.perf_counter()
         time.sleep(3)
@@ -397,25 +434,26 @@ def main() -> None:
             f" {args.rounds} rounds of htmx then no-JS\n"
         )
         print(HEADER)
-        results: dict[str, list[Batch]] = {"htmx": [], "plain": []}
+        results: dict[str, list[Batch]] = {kind: [] for kind in paths}
         start = 0
         for number in range(1, args.rounds + 1):
-            for kind in ("htmx", "plain"):
+            for kind in paths:
                 settled(dsn, roots[1])  # outside the measured window
-                batch = run_batch(kind, base, cookies, token, tasks, order, start, clicks, roots)
+                results[kind].append(batch(kind, start, clicks))
                 start += clicks
-                results[kind].append(batch)
-                print(row(str(number), "no-JS" if kind == "plain" else kind, batch), flush=True)
+                name = "no-JS" if kind == "plain" else kind
+                print(row(str(number), name, results[kind][-1]), flush=True)
             h, p = results["htmx"][-1], results["plain"][-1]
             print(
                 f"{'':>5} {'ratio':<6} {h.cpu_ms / p.cpu_ms:>12.3f} {'':>14}"
                 f" {h.bytes / p.bytes:>11.4f}"
             )
 
-        htmx, plain = mean(results["htmx"]), mean(results["plain"])
+        htmx, plain, least = (mean(results[kind]) for kind in paths)
         print("\nmean over the rounds")
         print(row("", "htmx", htmx))
         print(row("", "no-JS", plain))
+        print(row("", "floor", least))
         print(
             f"\nresponse encodings: htmx {', '.join(sorted(ENCODINGS['htmx']))};"
             f" no-JS page {', '.join(sorted(ENCODINGS['plain']))}"
@@ -428,18 +466,23 @@ def main() -> None:
             verdict = "met" if ratio <= target else "NOT met"
             goal = f"target <= 1/{1 / target:.0f}"
             print(f"  {label:<5} {ratio:.4f} = 1/{1 / ratio:.1f}   {goal}: {verdict}")
+        print(
+            f"  floor: mini's code with Taskly's statements costs {least.cpu_ms:.2f} ms a click,"
+            f" 1/{plain.cpu_ms / least.cpu_ms:.1f} of the no-JS click (Taskly's htmx click is"
+            f" {htmx.cpu_ms / least.cpu_ms:.2f}x the floor's CPU)"
+        )
         # What no response could beat: the htmx click's request alone (its headers are a
         # browser's: cookie, user agent, htmx's own), against the whole no-JS click.
         alone = htmx.sent / plain.bytes
         print(
             f"  floor: the htmx request alone ({htmx.sent:,.0f} bytes sent) is already"
-            f" 1/{1 / alone:.1f} of the no-JS click's {plain.bytes:,.0f}; bytes <= 1/50 would"
-            f" leave {plain.bytes / 50 - htmx.sent:,.0f} bytes for the request's surplus"
-            " and the whole response"
+            f" 1/{1 / alone:.1f} of the no-JS click's {plain.bytes:,.0f}; 1/50 would be"
+            f" {plain.bytes / 50:,.0f} bytes for the request and its response together"
         )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in [server] if floor is None else [server, floor]:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,14 @@ Serves a throwaway app with four endpoints and drives each with wrk at concurren
          table), a CSRF HMAC check, form parsing, one INSERT ... RETURNING (committed), and a
          small Jinja card; no stats, no request log, no security headers
 
+With TASKLY_SQL (the sql/queries folder) and TASKLY_USER (a user id) set, on a database that
+Taskly's migrations made, the app also answers Taskly's create and toggle paths (`POST /tasks`,
+`POST /tasks/<id>/status`) with mini's code but Taskly's statements on Taskly's schema: the
+change (insert-task, update-task-status), then select-stats, in autocommit as the fragments run
+them. That is what a fragment would cost if Taskly's Python were as cheap as mini's: the ceiling
+its SQL (indexes, bucket counts, the live board's triggers, the stats strip) allows.
+bench/fragments.py runs them; this script's own run does not (it makes no Taskly schema).
+
     python bench/floor.py [--workers 2] [--duration 10]
 """
 
@@ -25,14 +33,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-from board import free_port, run_wrk, start_database
+from board import ROOT, free_port, run_wrk, start_database
 
 APP = textwrap.dedent(
     """
     import hashlib
     import hmac
     import os
+    from datetime import UTC, datetime, timedelta
 
+    import aiosql
     import asyncpg
     from jinja2 import Environment
     from quart import Quart, abort, request
@@ -46,6 +56,13 @@ APP = textwrap.dedent(
         '<li id="task-{{ t.id }}" class="card"><h3>{{ t.title }}</h3>'
         '<time datetime="{{ t.created_at.isoformat() }}">new</time></li>'
     )
+    STATS = Environment(autoescape=True).from_string(
+        '<p id="stats" hx-swap-oob="true">{{ s.todo }} {{ s.doing }} {{ s.done }}'
+        " {{ s.overdue }} {{ s.done_this_week }} {{ s.median_seconds_to_done }}</p>"
+    )
+    TASKLY = None
+    if "TASKLY_SQL" in os.environ:
+        TASKLY = aiosql.from_path(os.environ["TASKLY_SQL"], "asyncpg")
 
 
     def csrf(user_id):
@@ -92,6 +109,47 @@ APP = textwrap.dedent(
         return CARD.render(t=row)
 
 
+    def checked_form_user():
+        user = current_user.auth_id
+        if TASKLY is None or user is None or not hmac.compare_digest(
+            request.headers.get("X-CSRF-Token", ""), csrf(user)
+        ):
+            abort(403)
+        return int(os.environ["TASKLY_USER"])
+
+
+    async def with_stats(conn, owner, row):
+        now = datetime.now(UTC)
+        stats = await TASKLY.select_stats(
+            conn, user_id=owner, now=now, week_start=now - timedelta(days=now.weekday()),
+            median_sample=50,
+        )
+        return CARD.render(t=row) + STATS.render(s=stats)
+
+
+    @app.post("/tasks")
+    async def taskly_create():
+        owner = checked_form_user()
+        title = (await request.form).get("title", "")
+        async with app.pool.acquire() as conn:
+            row = await TASKLY.insert_task(
+                conn, user_id=owner, title=title, notes="", priority=None, due_at=None,
+                due_all_day=False, submission=None,
+            )
+            return await with_stats(conn, owner, row)
+
+
+    @app.post("/tasks/<int:task_id>/status")
+    async def taskly_toggle(task_id):
+        owner = checked_form_user()
+        status = (await request.form).get("status", "")
+        async with app.pool.acquire() as conn:
+            row = await TASKLY.update_task_status(conn, id=task_id, user_id=owner, status=status)
+            if row is None:
+                abort(409)
+            return await with_stats(conn, owner, row)
+
+
     @app.get("/const")
     async def const():
         return "<li>ok</li>"
@@ -113,6 +171,36 @@ APP = textwrap.dedent(
 )
 
 
+def start_floor(
+    workdir: Path, dsn: str, user_id: int, workers: int
+) -> tuple[subprocess.Popen[bytes], int, list[str]]:
+    """The app on uvloop workers, with Taskly's SQL acting for `user_id` (on a database that
+    Taskly's migrations made); its port and the headers of its one session, for wrk."""
+    (workdir / "floorapp.py").write_text(APP)
+    port = free_port()
+    command = [sys.executable, "-m", "hypercorn", "--workers", str(workers)]
+    command += ["--worker-class", "uvloop"]
+    command += ["--bind", f"127.0.0.1:{port}", "floorapp:app"]
+    sql = str(ROOT / "sql" / "queries")
+    env = {**os.environ, "DATABASE_URL": dsn, "TASKLY_SQL": sql, "TASKLY_USER": str(user_id)}
+    log = workdir / "floor.log"
+    with log.open("wb") as errors:
+        server = subprocess.Popen(command, cwd=workdir, env=env, stderr=errors)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=1) as response:
+                token = response.read().decode()
+                cookie = response.headers["Set-Cookie"].split(";")[0]
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the floor app did not start:\n{log.read_text()}") from None
+            time.sleep(0.2)
+    headers = [f"Cookie: {cookie}", f"X-CSRF-Token: {token}"]
+    return server, port, [*headers, "Content-Type: application/x-www-form-urlencoded"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=2)
@@ -121,30 +209,12 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     workdir = Path(tempfile.mkdtemp(prefix="taskly-floor-"))
-    (workdir / "floorapp.py").write_text(APP)
     dsn = start_database(workdir)
-    port = free_port()
+    server, port, headers = start_floor(workdir, dsn, 0, args.workers)  # no Taskly schema
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "hypercorn", "--workers", str(args.workers)]
-    command += ["--worker-class", "uvloop", "--bind", f"127.0.0.1:{port}", "floorapp:app"]
-    server = subprocess.Popen(command, cwd=workdir, env={**os.environ, "DATABASE_URL": dsn})
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/const", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("hypercorn did not start") from None
-                time.sleep(0.2)
         print(f"hypercorn --workers {args.workers} (uvloop); {os.cpu_count()} CPUs; wrk c=32\n")
         print(f"{'endpoint':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as response:
-            token = response.read().decode()
-            cookie = response.headers["Set-Cookie"].split(";")[0]
-        headers = [f"Cookie: {cookie}", f"X-CSRF-Token: {token}"]
-        headers.append("Content-Type: application/x-www-form-urlencoded")
         for endpoint in ("const", "q1", "q3", "mini"):
             method = "GET" if endpoint == "const" else "POST"
             script = workdir / f"{endpoint}.lua"

@@ -10,12 +10,20 @@ with the fragment's server CPU replaced by mini's (what its PostgreSQL work alon
 `move` names the neighbour as board.js does (two cards back); `move-list` does not (the
 bucket comes back).
 
+The ceiling is also measured: `floor create` and `floor toggle` are the floor app answering
+the same wrk scripts with mini's code but Taskly's own statements on Taskly's schema (see
+bench/floor.py): their ratio to `mini` is the most a fragment can reach while it keeps what
+Taskly's SQL does for the board (indexes, bucket counts, the live board's triggers, the stats
+strip), however cheap Taskly's Python became. `--ablate` measures them again with the live
+board's triggers off, then the bucket counts' too (switched off only in this throwaway
+database), to show what each part of that SQL costs in the ratio.
+
 Both servers use one embedded PostgreSQL (the floor its own table); RATE_LIMITS_ENABLED=0;
 Taskly's user is signed up through the forms with 200 seeded tasks (bench/instances.py's
 setup and wrk scripts).
 
     python bench/fragments.py [--rounds 3] [--duration 8] [--kinds create toggle move edit]
-                              [--profile DIR]
+                              [--profile DIR] [--ablate]
 
 --profile records each fragment's first round with py-spy on both workers (raw collapsed
 stacks, DIR/<kind>-<pid>.txt; read them with `python bench/fragments.py --top DIR/<kind>-*`).
@@ -28,44 +36,31 @@ import asyncio
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-from board import ROOT, free_port, run_wrk, seed_tasks, sign_up
+import asyncpg
+from board import ROOT, free_port, newest_user, run_wrk, seed_tasks, sign_up
 from click_cost import cpu_seconds, descendants
-from floor import APP
-from instances import KINDS, SECRET, Slot, measure, newest_user
+from floor import start_floor
+from instances import KINDS, SECRET, Slot, measure
 from page_weight import fresh_database, serve, start_cluster
+from pg_cost import COUNTS, LIVE
 
 CONNECTIONS = 32
 
 
-def start_floor(workdir: Path, dsn: str) -> tuple[subprocess.Popen[bytes], int, list[str]]:
-    """floor.py's app on 2 uvloop workers; its port and the wrk headers of its one user."""
-    (workdir / "floorapp.py").write_text(APP)
-    port = free_port()
-    command = [sys.executable, "-m", "hypercorn", "--workers", "2", "--worker-class", "uvloop"]
-    command += ["--bind", f"127.0.0.1:{port}", "floorapp:app"]
-    env = {**os.environ, "DATABASE_URL": dsn}
-    log = workdir / "floor.log"
-    with log.open("wb") as errors:
-        server = subprocess.Popen(command, cwd=workdir, env=env, stderr=errors)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=1) as response:
-                token = response.read().decode()
-                cookie = response.headers["Set-Cookie"].split(";")[0]
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the floor app did not start:\n{log.read_text()}") from None
-            time.sleep(0.2)
-    headers = [f"Cookie: {cookie}", f"X-CSRF-Token: {token}"]
-    return server, port, [*headers, "Content-Type: application/x-www-form-urlencoded"]
+async def switch_triggers(dsn: str, enable: bool, groups: list[str]) -> None:
+    if not groups:
+        return
+    conn = await asyncpg.connect(dsn)
+    try:
+        for name in ", ".join(groups).split(", "):
+            await conn.execute(
+                f"ALTER TABLE tasks {'ENABLE' if enable else 'DISABLE'} TRIGGER {name}"
+            )
+    finally:
+        await conn.close()
 
 
 def children_cpu() -> float:
@@ -121,6 +116,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=(*KINDS, "move-list"))
     parser.add_argument("--profile", type=Path, help="py-spy the workers in round 1")
+    parser.add_argument(
+        "--ablate", action="store_true", help="the floor again without live, count triggers"
+    )
     parser.add_argument("--top", nargs="+", type=Path, help="summarise py-spy raw files")
     args = parser.parse_args()
     if args.top:
@@ -132,20 +130,27 @@ def main() -> None:
     cluster = start_cluster(workdir)
     dsn = fresh_database(cluster, "taskly_fragments")
     postmaster = cluster.get_pid()  # type: ignore[attr-defined]
-    floor, floor_port, floor_headers = start_floor(workdir, dsn)
     port = free_port()
     env = {"SECRET_KEY": SECRET, "DB_POOL_MAX": "10"}
     server = serve(ROOT, dsn, port, workdir / "taskly.log", 2, env)
+    floor: subprocess.Popen[bytes] | None = None
     try:
         cookie, token = sign_up(f"http://127.0.0.1:{port}")
         asyncio.run(seed_tasks(dsn, 200))
+        user_id = asyncio.run(newest_user(dsn))
+        floor, floor_port, floor_headers = start_floor(workdir, dsn, user_id, 2)
+        floor_slot = Slot(floor_port, floor, user_id, floor_headers)
+        floor_kinds = [kind for kind in ("create", "toggle") if kind in args.kinds]
+        ablations: list[tuple[str, list[str]]] = [("", [])]
+        if args.ablate:
+            ablations += [(" -live", [LIVE]), (" -live -counts", [LIVE, COUNTS])]
         headers = [
             f"Cookie: {cookie}",
             f"X-CSRF-Token: {token}",
             "HX-Request: true",
             "Content-Type: application/x-www-form-urlencoded",
         ]
-        slot = Slot(port, server, asyncio.run(newest_user(dsn)), headers)
+        slot = Slot(port, server, user_id, headers)
         mini = workdir / "mini.lua"
         mini.write_text('wrk.method = "POST"\nwrk.path = "/mini"\nwrk.body = "title=Buy+milk"\n')
         print(
@@ -153,7 +158,7 @@ def main() -> None:
             f" c={CONNECTIONS}, {args.duration} s per run, {args.rounds} rounds\n"
         )
         print(
-            f"{'round':>5} {'what':<9} {'req/s':>7} {'p99 ms':>7}"
+            f"{'round':>5} {'what':<27} {'req/s':>7} {'p99 ms':>7}"
             f"  CPU ms/req: {'serve':>5} {'pg':>5} {'wrk':>5}"
         )
         runs: dict[str, list[tuple[float, ...]]] = {}
@@ -162,7 +167,7 @@ def main() -> None:
             runs.setdefault(kind, []).append(figures)
             rps, p99, serve_ms, pg_ms, wrk_ms = figures
             print(
-                f"{number:>5} {kind:<9} {rps:>7.0f} {p99:>7.1f}"
+                f"{number:>5} {kind:<27} {rps:>7.0f} {p99:>7.1f}"
                 f"  {'':>11} {serve_ms:>5.2f} {pg_ms:>5.2f} {wrk_ms:>5.2f} {note}",
                 flush=True,
             )
@@ -176,6 +181,13 @@ def main() -> None:
             done = max(1, r["requests"])
             cpu = [(b - a) * 1000 / done for a, b in zip(before, after, strict=True)]
             row(number, "mini", (r["rps"], r["p99"], *cpu))
+            for kind in floor_kinds:
+                for label, off in ablations:
+                    asyncio.run(switch_triggers(dsn, False, off))
+                    m = measure([floor_slot], kind, args.duration, workdir, dsn, postmaster)
+                    asyncio.run(switch_triggers(dsn, True, off))
+                    figures = (m.rps, m.p99, m.serve_ms, m.pg_ms, m.wrk_ms)
+                    row(number, f"floor {kind}{label}", figures, m.errors)
             for kind in args.kinds:
                 spies = spy(server.pid, args.profile, kind, args.duration) if number == 1 else []
                 m = measure([slot], kind, args.duration, workdir, dsn, postmaster)
@@ -217,8 +229,27 @@ def main() -> None:
                 f"  {kind:<9} measured {measured:4.2f}x, model {model:4.2f}x,"
                 f" ceiling {ceiling:4.2f}x"
             )
+        if floor_kinds:
+            print(
+                "\nthe ceiling measured: mini's code running Taskly's statements on Taskly's"
+                "\nschema (the change, then select-stats), against mini and the fragment"
+            )
+        for kind in floor_kinds:
+            for label, _ in ablations:
+                rps, p99, serve_ms, pg_ms, wrk_ms = means[f"floor {kind}{label}"]
+                reaches = (
+                    f"the fragment reaches {means[kind][0] / rps:4.2f}x of it; "
+                    if not label
+                    else ""
+                )
+                print(
+                    f"  {'floor ' + kind + label:<27} {rps:>6.0f} req/s"
+                    f" {rps / floor_rps:5.2f}x mini's"
+                    f" ({reaches}p99 {p99:.0f} ms = {p99 / floor_p99:.1f}x mini's;"
+                    f" CPU {serve_ms:.2f} + {pg_ms:.2f} + {wrk_ms:.2f})"
+                )
     finally:
-        for process in (server, floor):
+        for process in [server] if floor is None else [server, floor]:
             process.terminate()
             process.wait(timeout=30)
 

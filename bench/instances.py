@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from board import ROOT, free_port, lua_script, run_wrk, seed_tasks, sign_up
+from board import ROOT, free_port, lua_script, newest_user, run_wrk, seed_tasks, sign_up
 from click_cost import cpu_seconds
 from page_weight import fresh_database, serve, start_cluster
 
@@ -53,11 +53,11 @@ end
 """
 
 
-def script(path: Path, kind: str, ids: list[int], versions: list[int]) -> None:
+def script(path: Path, kind: str, ids: list[int], versions: list[int], done: list[int]) -> None:
     """wrk's Lua for one fragment. Each of wrk's two threads walks its own half of `ids`, so
     no two requests in flight change the same task (as bench/board.py's toggle does)."""
     if kind in ("create", "toggle"):
-        lua_script(path, kind, ids)
+        lua_script(path, kind, ids, done)
         return
     table = ", ".join(map(str, ids))
     if kind == "move":  # Shift+K / Shift+J as board.js sends it, naming the neighbour:
@@ -114,16 +114,17 @@ end"""
     path.write_text(body)
 
 
-async def user_tasks(dsn: str, user_id: int, kind: str) -> tuple[list[int], list[int]]:
-    """The user's seeded tasks (an even number of them) and their versions: for toggles the
-    ones not Done (each is flipped to Done first), else all 200, so that a task comes round
-    again only after ~100 requests of its wrk thread (two saves of one task in flight at
-    once would make the second a 409)."""
+async def user_tasks(dsn: str, user_id: int, kind: str) -> tuple[list[int], list[int], list[int]]:
+    """The user's seeded tasks (an even number of them), their versions and the ones in Done:
+    for toggles those in To do or Done (each flipped from where it is, so that runs after runs
+    still find tasks to flip), else all 200, so that a task comes round again only after ~100
+    requests of its wrk thread (two saves of one task in flight at once would make the second
+    a 409)."""
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
             "SELECT id, version, status FROM tasks WHERE user_id = $1 AND deleted_at IS NULL"
-            " AND title NOT LIKE 'Bench task %' AND ($2 OR status <> 'done')"
+            " AND title NOT LIKE 'Bench task %' AND ($2 OR status <> 'doing')"
             " ORDER BY CASE WHEN $3 THEN status END, CASE WHEN $3 THEN position END, id"
             " LIMIT 200",
             user_id,
@@ -140,7 +141,8 @@ async def user_tasks(dsn: str, user_id: int, kind: str) -> tuple[list[int], list
                     i += 1
             rows = pairs
         rows = rows[: len(rows) // 2 * 2]
-        return [r["id"] for r in rows], [r["version"] for r in rows]
+        done = [r["id"] for r in rows if r["status"] == "done"]
+        return [r["id"] for r in rows], [r["version"] for r in rows], done
     finally:
         await conn.close()
 
@@ -200,9 +202,9 @@ def measure(
     asyncio.run(between_runs(dsn))
     runs: list[tuple[str, Path, list[str], int]] = []
     for n, (slot, conns) in enumerate(zip(slots, split(CONNECTIONS, len(slots)), strict=True)):
-        ids, versions = asyncio.run(user_tasks(dsn, slot.user_id, kind))
+        ids, versions, done = asyncio.run(user_tasks(dsn, slot.user_id, kind))
         path = workdir / f"{kind}-{n}.lua"
-        script(path, kind, ids, versions)
+        script(path, kind, ids, versions, done)
         runs.append((f"http://127.0.0.1:{slot.port}", path, slot.headers, conns))
     results: list[dict[str, Any]] = [{}] * len(runs)
 
@@ -348,14 +350,6 @@ def main() -> None:
         if bouncer is not None:
             bouncer.terminate()
             bouncer.wait(timeout=10)
-
-
-async def newest_user(dsn: str) -> int:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return int(await conn.fetchval("SELECT max(id) FROM users"))
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":
