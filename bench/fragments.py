@@ -45,20 +45,16 @@ from click_cost import cpu_seconds, descendants
 from floor import start_floor
 from instances import KINDS, SECRET, Slot, measure
 from page_weight import fresh_database, serve, start_cluster
-from pg_cost import COUNTS, LIVE
+from pg_cost import COUNTS, LIVE, set_triggers
 
 CONNECTIONS = 32
 
 
 async def switch_triggers(dsn: str, enable: bool, groups: list[str]) -> None:
-    if not groups:
-        return
     conn = await asyncpg.connect(dsn)
     try:
-        for name in ", ".join(groups).split(", "):
-            await conn.execute(
-                f"ALTER TABLE tasks {'ENABLE' if enable else 'DISABLE'} TRIGGER {name}"
-            )
+        for names in groups:
+            await set_triggers(conn, enable, names)
     finally:
         await conn.close()
 

@@ -40,6 +40,13 @@ LIVE = "live_tasks_insert, live_tasks_update"
 COUNTS = "task_counts_insert, task_counts_update"
 
 
+async def set_triggers(conn: asyncpg.Connection, enable: bool, names: str) -> None:
+    """Switch the tasks triggers `names` (LIVE or COUNTS) on or off; throwaway databases only."""
+    verb = "ENABLE" if enable else "DISABLE"
+    for name in names.split(", "):
+        await conn.execute(f"ALTER TABLE tasks {verb} TRIGGER {name}")
+
+
 async def main(n: int, rounds: int) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="taskly-pg-cost-"))
     cluster = start_cluster(workdir)
@@ -95,11 +102,6 @@ async def main(n: int, rounds: int) -> None:
     async def select_1() -> None:
         await conn.fetchval("SELECT 1")
 
-    async def triggers(enable: bool, names: str) -> None:
-        verb = "ENABLE" if enable else "DISABLE"
-        for name in names.split(", "):
-            await conn.execute(f"ALTER TABLE tasks {verb} TRIGGER {name}")
-
     cases: list[tuple[str, Callable[[], Awaitable[None]], list[str]]] = [
         ("select 1", select_1, []),
         ("mini insert", mini, []),
@@ -113,7 +115,7 @@ async def main(n: int, rounds: int) -> None:
     for _ in range(rounds):
         for label, run, off in cases:
             for names in off:
-                await triggers(False, names)
+                await set_triggers(conn, False, names)
             for _ in range(200):  # warm: plans cached, pages in memory
                 await run()
             await conn.execute("VACUUM (ANALYZE) tasks, cards")
@@ -122,7 +124,7 @@ async def main(n: int, rounds: int) -> None:
                 await run()
             results.setdefault(label, []).append((cpu_seconds(postmaster) - before) * 1000 / n)
             for names in off:
-                await triggers(True, names)
+                await set_triggers(conn, True, names)
             await conn.execute("DELETE FROM tasks WHERE title LIKE 'Bench task%'")
     await conn.close()
     print(f"PostgreSQL CPU per statement (ms, whole cluster), median of {rounds} x {n}:")

@@ -130,6 +130,6 @@ async def test_the_board_reads_a_page_of_each_bucket_whatever_plan_is_cached(app
             "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
             " WHERE relname = 'tasks'"
         )
-    assert [len(board[s]) for s in ("todo", "doing", "done")] == [50, 0, 50]
+    assert [len(board[s]) for s in ("todo", "doing", "done")] == [PAGE_SIZE, 0, PAGE_SIZE]
     assert board.more["todo"] and board.more["done"]
     assert read <= 2 * (PAGE_SIZE + 2)  # a whole bucket is 2,000
